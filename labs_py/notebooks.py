@@ -32,10 +32,12 @@ def canonical(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in ("tags",)})
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
         if not is_check_cell(cell):
+            cell.execution_count = None
             cell.outputs = []
             continue
+        # nbval treats a cell with no execution count as never run; a top-to-bottom run numbers
+        # the code cells 1, 2, 3, ..., so the count is deterministic
         kept = []
         for out in cell.outputs:
             if out.output_type == "stream":
@@ -43,7 +45,7 @@ def canonical(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             elif out.output_type == "execute_result":
                 out.data = {k: v for k, v in out.data.items() if k in KEPT_MIME}
                 out.metadata = {}
-                out.execution_count = None
+                out.execution_count = cell.execution_count
                 kept.append(out)
         cell.outputs = kept
     nbformat.validator.normalize(nb)

@@ -38,7 +38,7 @@ def _prefill_s(model: str, prompt_tokens: int) -> float:
 
 # --------------------------------------------------------------------------- both ledgers
 def _verdict(model: str, prompt_tokens: int, link_gbps: float, chunk_ms: float, decode_step_ms: float,
-             kv_dtype: str = "bf16") -> econ.Verdict:
+             kv_dtype: str = "bf16", max_ttft_penalty: float = MAX_TTFT_PENALTY) -> econ.Verdict:
     return econ.disagg_wins(
         prompt_tokens=prompt_tokens,
         kv_bytes_per_token=get_model(model).kv_bytes_per_token(kv_dtype),
@@ -46,7 +46,7 @@ def _verdict(model: str, prompt_tokens: int, link_gbps: float, chunk_ms: float, 
         prefill_s=_prefill_s(model, prompt_tokens),
         decode_step_s=decode_step_ms / 1e3,
         chunk_s=chunk_ms / 1e3,
-        max_ttft_penalty=MAX_TTFT_PENALTY,
+        max_ttft_penalty=max_ttft_penalty,
     )
 
 
@@ -96,28 +96,31 @@ MAP_LINKS_GBPS = tuple(float(x) for x in np.geomspace(5, 5000, 25))
 MAP_PROMPTS = tuple(int(x) for x in np.unique(np.geomspace(128, 32768, 17).round()))
 
 
-def decision_grid(model: str, kv_dtype: str, chunk_ms: float, decode_step_ms: float) -> np.ndarray:
-    """Verdict reasons over MAP_PROMPTS (rows) x MAP_LINKS_GBPS (columns)."""
-    return np.array([[_verdict(model, n, g, chunk_ms, decode_step_ms, kv_dtype).reason for g in MAP_LINKS_GBPS]
-                     for n in MAP_PROMPTS])
+MAP_DECODE_STEP_MS = 10
 
 
-def _map_figure(model, kv_dtype, chunk_ms, decode_step_ms):
+def decision_grid(model: str, kv_dtype: str, chunk_ms: float, max_ttft_penalty: float) -> np.ndarray:
+    """Verdict reasons over MAP_PROMPTS (rows) x MAP_LINKS_GBPS (columns), with 10 ms decode steps."""
+    return np.array([[_verdict(model, n, g, chunk_ms, MAP_DECODE_STEP_MS, kv_dtype, max_ttft_penalty).reason
+                      for g in MAP_LINKS_GBPS] for n in MAP_PROMPTS])
+
+
+def _map_figure(model, kv_dtype, chunk_ms, max_ttft_penalty):
     links = {get_link(i).name.split(" (")[0]: get_link(i).gbps for i in ("10gbe", "100gbe", "ib-ndr", "nvlink4")}
-    return viz.decision_map_figure(MAP_LINKS_GBPS, MAP_PROMPTS, decision_grid(model, kv_dtype, chunk_ms, decode_step_ms),
+    return viz.decision_map_figure(MAP_LINKS_GBPS, MAP_PROMPTS, decision_grid(model, kv_dtype, chunk_ms, max_ttft_penalty),
                                    catalog_links=links)
 
 
-def _map_readout(model, kv_dtype, chunk_ms, decode_step_ms):
-    spec = get_model(model)
-    per_token = spec.kv_bytes_per_token(kv_dtype)
+def _map_readout(model, kv_dtype, chunk_ms, max_ttft_penalty):
+    per_token = get_model(model).kv_bytes_per_token(kv_dtype)
     payload = econ.kv_payload_bytes(2048, per_token)
-    breakeven = econ.breakeven_link_gbps(payload, _prefill_s(model, 2048), MAX_TTFT_PENALTY)
-    inflation = (decode_step_ms + chunk_ms) / decode_step_ms
+    breakeven = econ.breakeven_link_gbps(payload, _prefill_s(model, 2048), max_ttft_penalty)
+    v = _verdict(model, 2048, breakeven, chunk_ms, MAP_DECODE_STEP_MS, kv_dtype, max_ttft_penalty)
     return {
         "KV per token": fmt_bytes(per_token),
-        "split pays from (2,048-token prompt)": fmt_gbps(breakeven) if inflation >= 1.25 else "never: nothing to cure",
-        "worst ITL / clean step": f"{inflation:.3g}x",
+        "split pays from (2,048-token prompt)": fmt_gbps(breakeven) if v.reason != econ.NO_INTERFERENCE
+        else "never: nothing to cure",
+        "worst ITL / clean step": f"{v.itl_inflation:.3g}x",
     }
 
 
@@ -125,20 +128,20 @@ def _map_readout(model, kv_dtype, chunk_ms, decode_step_ms):
 def decision_map() -> Explorable:
     """Where the split pays: link speed x prompt length, coloured by verdict."""
     return Explorable(
-        title="The decision map: where does the split pay?",
+        title="The decision map: where does the split pay? (10 ms decode steps)",
         controls=(
             _model_control(),
             Dropdown("kv_dtype", "KV dtype", (("bf16", "bf16"), ("fp8", "fp8")), "bf16"),
-            Slider("chunk_ms", "Prefill chunk", (0, 10, 25), 25, fmt="{} ms"),
-            Slider("decode_step_ms", "Decode step", (5, 10, 40), 10, fmt="{} ms"),
+            Slider("chunk_ms", "Prefill chunk", (0, 25), 25, fmt="{} ms"),
+            Slider("max_ttft_penalty", "TTFT budget", (0.05, 0.10, 0.25, 0.50), 0.10, fmt="{:.0%} of prefill"),
         ),
         figure_fn=_map_figure,
         readout_fn=_map_readout,
         alt=(
             "A map with link speed across and prompt length up, each cell coloured by the verdict: split pays (blue), "
             "link too slow (vermillion) or no interference to cure (grey). The boundary between too slow and pays is "
-            "a near-vertical line at the break-even link speed; FP8 KV or a model with fewer KV bytes per token moves "
-            "it left, to slower links. With no prefill chunk the whole map is grey."
+            "a near-vertical line at the break-even link speed; FP8 KV, a model with fewer KV bytes per token, or a "
+            "looser TTFT budget moves it left, to slower links. With no prefill chunk the whole map is grey."
         ),
     )
 

@@ -104,10 +104,12 @@ Control = Slider | Dropdown
 def _check_control(name: str, values: Sequence[Any], default: Any) -> None:
     if not values:
         raise ValueError(f"control {name!r} needs at least one value; got none")
-    if len(set(map(json.dumps, values))) != len(values):
-        raise ValueError(f"control {name!r} has repeated values: {list(values)!r}")
     for v in values:
-        json.dumps(v)  # values are embedded in the page, so they must be JSON
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise TypeError(f"values of control {name!r} must be numbers or strings (they are written into the "
+                            f"page); got {v!r} ({type(v).__name__})")
+    if len(set(values)) != len(values):
+        raise ValueError(f"control {name!r} has repeated values: {list(values)!r}")
     if default not in values:
         raise ValueError(f"default {default!r} of control {name!r} is not one of its values {list(values)!r}")
 

@@ -1,0 +1,160 @@
+"""The interactive-figure mechanism: one pure function, a live panel and a static page that agree."""
+
+import json
+import re
+
+import plotly.graph_objects as go
+import pytest
+
+from labs_py.viz.spec import make_spec
+from labs_py.widgets import Dropdown, Explorable, Slider, explorable_factory, figure
+from labs_py.widgets import explorable as mech
+from labs_py.widgets import registry
+
+
+def _toy(**overrides) -> Explorable:
+    def fig(a, b):
+        return make_spec([dict(type="scatter", x=[0, 1, 2], y=[a, a * b, b])], {"height": 300})
+
+    kwargs = dict(
+        title="toy",
+        controls=(Slider("a", "A", (1, 2, 3), 2, fmt="{} ms"), Dropdown("b", "B", {"small": 10, "large": 100}, 10)),
+        figure_fn=fig,
+        readout_fn=lambda a, b: {"product": f"{a * b}"},
+        alt="A toy line whose middle point is a times b.",
+    )
+    kwargs.update(overrides)
+    return Explorable(**kwargs)
+
+
+def _frame_spec(payload, index):
+    traces, layout, strings = payload["frames"][index]
+    return ([payload["traces"][i] for i in traces], payload["layouts"][layout],
+            dict(zip(payload["readout_keys"], [payload["strings"][i] for i in strings])))
+
+
+def test_payload_holds_every_combination_in_mixed_radix_order():
+    ex = _toy()
+    payload = ex.static_payload()
+    assert len(payload["frames"]) == ex.n_combinations == 6
+    for index, values in enumerate(ex.combinations()):  # last control fastest
+        traces, _, readout = _frame_spec(payload, index)
+        assert traces[0]["y"] == [values["a"], values["a"] * values["b"], values["b"]]
+        assert readout == ex.readout(**values)
+    assert [c["default"] for c in payload["controls"]] == [1, 0]
+
+
+def test_identical_traces_and_layouts_are_stored_once():
+    ex = _toy(figure_fn=lambda a, b: make_spec([dict(type="bar", x=[1], y=[a])], {"height": 300}))
+    payload = ex.static_payload()
+    assert len(payload["traces"]) == 3 and len(payload["layouts"]) == 1
+
+
+def test_static_html_embeds_payload_and_deterministic_ids(monkeypatch):
+    monkeypatch.setattr(mech, "_COUNTERS", {})
+    ex = _toy()
+    html = ex.static_html()
+    assert 'id="lx-explorable-1"' in html and 'class="lx-payload"' in html
+    payload = json.loads(re.search(r'class="lx-payload">(.*?)</script>', html).group(1))
+    assert payload["title"] == "toy"
+    assert 'type="range"' in html and "<select" in html  # keyboard-operable native controls
+    assert 'aria-label="A toy line' in html
+    assert 'lx-explorable-2' in ex.static_html()
+
+
+def test_display_mode_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(mech.DISPLAY_ENV, "static")
+    bundle = _toy()._repr_mimebundle_()
+    assert "labs-explorable" in bundle["text/html"] and "product: 20" in bundle["text/plain"]
+    monkeypatch.setenv(mech.DISPLAY_ENV, "live")
+    assert "application/vnd.jupyter.widget-view+json" in _toy()._repr_mimebundle_()
+    monkeypatch.setenv(mech.DISPLAY_ENV, "print")
+    with pytest.raises(ValueError, match="'print'"):
+        mech.display_mode()
+
+
+def test_live_panel_replots_in_place_when_a_control_moves():
+    panel = mech.LivePanel(_toy())
+    fw = panel.figure
+    assert isinstance(fw, go.FigureWidget) and list(fw.data[0].y) == [2, 20, 10]
+    panel.controls["a"].value = 3  # what dragging the slider does
+    assert list(fw.data[0].y) == [3, 30, 10]
+    assert "30" in panel.readout.value
+    panel.controls["b"].value = 100
+    assert list(fw.data[0].y) == [3, 300, 100] and panel.figure is fw
+
+
+def test_live_panel_rebuilds_when_the_trace_count_changes():
+    def fig(n):
+        return make_spec([dict(type="bar", x=[i], y=[i]) for i in range(n)], {})
+
+    ex = Explorable("n", (Slider("n", "N", (1, 2), 1),), fig, lambda n: {"n": str(n)}, alt="n bars")
+    panel = mech.LivePanel(ex)
+    panel.set(n=2)
+    assert len(panel.figure.data) == 2
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: Slider("a", "A", (1, 2), 5), "default 5"),
+        (lambda: Slider("a", "A", (1, 1), 1), "repeated"),
+        (lambda: Slider("a", "A", (), 1), "at least one value"),
+        (lambda: Dropdown("m", "M", {"x": object()}, None), "numbers or strings"),
+        (lambda: Dropdown("m", "M", {"x": "a"}, "b"), "not one of its values"),
+        (lambda: _toy(alt=" "), "text alternative"),
+    ],
+)
+def test_bad_definitions_are_rejected(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
+
+
+def test_unknown_control_names_are_rejected():
+    with pytest.raises(ValueError, match=r"unknown control\(s\) \['c'\]"):
+        _toy().readout(c=1)
+
+
+def test_grids_too_large_for_a_page_are_refused():
+    ex = _toy(controls=(Slider("a", "A", tuple(range(100)), 0), Slider("b", "B", tuple(range(100)), 0)))
+    with pytest.raises(ValueError, match="10000 combinations"):
+        ex.static_payload()
+
+
+def test_factory_records_key_and_kwargs():
+    @explorable_factory
+    def thing(scale=1):
+        return _toy()
+
+    ex = thing(scale=2)
+    assert ex.key.endswith(".thing") and ex.kwargs == {"scale": 2}
+
+
+def test_static_figure_requires_alt_text_and_renders_in_both_modes(monkeypatch):
+    with pytest.raises(ValueError, match="text alternative"):
+        figure(make_spec([], {}), alt="")
+    f = figure(make_spec([dict(type="bar", x=[1], y=[2])], {}), alt="one bar", name="x")
+    monkeypatch.setenv(mech.DISPLAY_ENV, "static")
+    assert 'class="labs-figure"' in f._repr_mimebundle_()["text/html"]
+    monkeypatch.setenv(mech.DISPLAY_ENV, "live")
+    assert "application/vnd.jupyter.widget-view+json" in f._repr_mimebundle_()
+
+
+@pytest.mark.parametrize("key", registry.all_keys())
+def test_every_book_explorable_is_valid_at_every_corner(key):
+    """Each registered explorable rebuilds from its key, and its specs validate as plotly figures."""
+    ex = registry.build(key)
+    assert ex.key == key
+    combos = ex.combinations()
+    for values in (combos[0], combos[len(combos) // 2], combos[-1]):
+        go.Figure(ex.spec(**values))  # raises on any invalid property
+        readout = ex.readout(**values)
+        assert readout and all(isinstance(v, str) for v in readout.values())
+    assert ex.n_combinations <= mech.MAX_COMBINATIONS
+
+
+def test_registry_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="looks like 'module.factory'"):
+        registry.build("ledgers")
+    with pytest.raises(ValueError, match="no explorable factory 'nope'"):
+        registry.build("economics.nope")

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Command 2 of the README: every test, in order. CI (.ci/run) runs exactly this.
+#
+#   1. unit tests of labs_py (and the labs' specs, against the solution unless LAB_IMPL=starter)
+#   2. nbval on every chapter under notebooks/ (live mode, outputs of checked cells compared)
+#   3. a fresh build of the book with warnings as errors
+#   4. the browser test: the built site in headless Chromium with the network off
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export PYTHONHASHSEED=0
+
+tools/setup.sh --env-only
+
+if ! command -v chromium >/dev/null && [ -z "${CHROMIUM:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[test] installing Debian's chromium for the browser test (apt-get install chromium) ..."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+  else
+    echo "[test] the browser test needs Chromium: install Debian's chromium (sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium" >&2
+    exit 1
+  fi
+fi
+
+declare -a names times
+run() {
+  local name=$1; shift
+  printf '\n[test %s] %s\n' "$name" "$*"
+  local t0=$(date +%s)
+  "$@"
+  names+=("$name"); times+=($(( $(date +%s) - t0 )))
+}
+
+run "1/4 unit tests" python -m pytest tests -m "not browser and not pair" -q
+run "2/4 nbval" python -m pytest notebooks --nbval-lax --nbval-current-env \
+    --nbval-sanitize-with tools/nbval_sanitize.cfg -p no:cacheprovider -q
+run "3/4 book build" tools/build.sh
+run "4/4 browser" python -m pytest tests/browser -m browser -q
+
+printf '\n[test] all passed\n'
+for i in "${!names[@]}"; do printf '  %-18s %4d s\n' "${names[$i]}" "${times[$i]}"; done
+echo "  screenshots of every page and figure: _build/screenshots/"
