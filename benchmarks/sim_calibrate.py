@@ -34,7 +34,7 @@ def main() -> None:
         path = resources.files("labs_py.data").joinpath("calibration.json")
         data = json.loads(path.read_text(encoding="utf-8"))
         keep = ("compute_efficiency", "attention_efficiency", "bandwidth_efficiency", "step_overhead_s",
-                "sequence_overhead_s", "allreduce_latency_s", "tp_link_gbps", "source")
+                "sequence_overhead_s", "allreduce_latency_s", "tp_link_gbps", "roofline_sharpness", "source")
         data["profiles"] = {p.name: {k: v for k, v in asdict(p).items() if k in keep}
                             for p in [*fitted.values(), serving]}
         with open(str(path), "w", encoding="utf-8") as f:

@@ -166,7 +166,12 @@ class EngineProfile:
       block tables, detokenisation: host work that grows with the batch);
     * ``allreduce_latency_s``: the fixed cost of one tensor-parallel all-reduce, in seconds
       (two per layer per step when ``tp > 1``);
-    * ``tp_link_gbps``: the GPU-to-GPU link for those all-reduces, Gb/s per direction.
+    * ``tp_link_gbps``: the GPU-to-GPU link for those all-reduces, Gb/s per direction;
+    * ``roofline_sharpness``: how sharply the GEMMs switch from the bandwidth roof to
+      the compute roof. The ideal roofline is ``max(memory, compute)`` (sharpness
+      infinite); real kernels overlap loads and math imperfectly, so near the ridge
+      both costs show. We use the smooth maximum ``(m^k + c^k)^(1/k)``: ``k = 1`` adds
+      them, ``k -> inf`` is the max. Fitted profiles get ``k`` from data.
 
     Profiles are fitted to published step latencies in ``labs_py/data/calibration.json``
     (see :func:`engine_profile`); ``ROOFLINE`` is the ideal engine of the roofline chapter.
@@ -180,6 +185,7 @@ class EngineProfile:
     sequence_overhead_s: float = 0.0
     allreduce_latency_s: float = 0.0
     tp_link_gbps: float = 3600.0  # NVLink 4: 450 GB/s per direction
+    roofline_sharpness: float = float("inf")
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -191,6 +197,8 @@ class EngineProfile:
         non_negative_float("sequence_overhead_s", self.sequence_overhead_s, "seconds")
         non_negative_float("allreduce_latency_s", self.allreduce_latency_s, "seconds")
         positive_float("tp_link_gbps", self.tp_link_gbps, "Gb/s")
+        if not self.roofline_sharpness >= 1:
+            raise ValueError(f"roofline_sharpness must be >= 1 (1 adds the roofs, inf takes the max); got {self.roofline_sharpness!r}")
 
 
 #: The ideal engine: the H100 micro-benchmark efficiencies and no per-step cost.
@@ -219,13 +227,14 @@ def engine_profiles() -> dict[str, EngineProfile]:
             sequence_overhead_s=p.get("sequence_overhead_s", 0.0),
             allreduce_latency_s=p.get("allreduce_latency_s", 0.0),
             tp_link_gbps=p.get("tp_link_gbps", 3600.0),
+            roofline_sharpness=float(p.get("roofline_sharpness", float("inf"))),
             source=p["source"],
         )
     return out
 
 
 def engine_profile(profile: "str | EngineProfile") -> EngineProfile:
-    """Find an engine profile by name (``"roofline"``, ``"vllm"``, ...), or pass one through."""
+    """Find an engine profile by name (``"roofline"``, ``"h100-serving"``, ``"distserve-a100"``, ...), or pass one through."""
     if isinstance(profile, EngineProfile):
         return profile
     from labs_py import catalog
@@ -237,7 +246,7 @@ def engine_profile(profile: "str | EngineProfile") -> EngineProfile:
 
 
 #: The engine the simulator uses unless told otherwise: see ``labs_py/data/calibration.json``.
-DEFAULT_ENGINE = "vllm"
+DEFAULT_ENGINE = "h100-serving"
 
 
 @dataclass(frozen=True)
@@ -247,7 +256,7 @@ class StepCoefficients:
     A step processes ``tokens = prefill_tokens + decode_requests`` tokens. Its time is
 
         overhead + per-request overhead x requests
-        + max(weight_bytes / bandwidth,  linear_flops / compute)     # the GEMMs: shared by all tokens
+        + smoothmax(weight_bytes / bandwidth, linear_flops / compute)  # the GEMMs: shared by all tokens
         + attention_flops / attention_compute                        # per request: QK^T and PV
         + kv_bytes_read / bandwidth                                  # per request: decode reads its KV
         + all-reduces (tp > 1)
@@ -282,6 +291,7 @@ class StepCoefficients:
     sequence_overhead_s: float
     allreduce_s_per_step: float
     allreduce_s_per_token: float
+    sharpness: float = float("inf")
 
     def step_seconds(
         self,
@@ -303,7 +313,13 @@ class StepCoefficients:
         lin = self.linear_flops_per_token * tokens + self.lm_head_flops_per_sequence * (
             prefill_sequences + decode_requests
         )
-        gemm = max(self.weight_bytes / self.memory_bytes_per_s, lin / self.compute_flops_per_s)
+        mem, comp = self.weight_bytes / self.memory_bytes_per_s, lin / self.compute_flops_per_s
+        k = self.sharpness
+        if k == float("inf"):
+            gemm = mem if mem > comp else comp
+        else:
+            hi = mem if mem > comp else comp
+            gemm = hi * (1.0 + (min(mem, comp) / hi) ** k) ** (1.0 / k)
         attn = self.attention_flops_per_pair * (prefill_pairs + decode_context_tokens) / self.attention_flops_per_s
         kv = self.kv_bytes_per_token * decode_context_tokens / self.memory_bytes_per_s
         comm = self.allreduce_s_per_step + self.allreduce_s_per_token * tokens if self.tp > 1 else 0.0
@@ -377,6 +393,7 @@ def step_coefficients(
         sequence_overhead_s=prof.sequence_overhead_s,
         allreduce_s_per_step=2 * layers * prof.allreduce_latency_s,
         allreduce_s_per_token=2 * layers * act_bytes_per_token * 2 * (tp - 1) / tp / link_bytes_per_s,
+        sharpness=prof.roofline_sharpness,
     )
 
 

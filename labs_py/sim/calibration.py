@@ -3,7 +3,7 @@
 A roofline gives the *shape* of step time (weights read once per step, FLOPs per
 token, attention per pair); real engines fall short of both roofs and pay host
 costs on every step. An :class:`~labs_py.steptime.EngineProfile` captures that
-shortfall in six numbers, and this module fits them to reference latencies
+shortfall in seven numbers, and this module fits them to reference latencies
 recorded, with their sources, in ``labs_py/data/calibration.json``:
 
 * DistServe's published fits of its own engine and of vLLM on an A100-80GB
@@ -105,7 +105,7 @@ def format_table(rows: list[CalibrationRow]) -> str:
 
 
 def fit_profile(reference_set: str, name: str | None = None, tp_link_gbps: float = 2400.0) -> EngineProfile:
-    """Least-squares fit of an engine profile's six numbers to one reference set (relative error).
+    """Least-squares fit of an engine profile's seven numbers to one reference set (relative error).
 
     ``tp_link_gbps`` is not fitted: it is the GPUs' link (A100 NVLink 3: 300 GB/s per
     direction = 2400 Gb/s). Needs scipy.
@@ -120,7 +120,7 @@ def fit_profile(reference_set: str, name: str | None = None, tp_link_gbps: float
         return EngineProfile(
             name=name or reference_set, compute_efficiency=float(x[0]), attention_efficiency=float(x[1]),
             bandwidth_efficiency=float(x[2]), step_overhead_s=float(x[3]), sequence_overhead_s=float(x[4]),
-            allreduce_latency_s=float(x[5]), tp_link_gbps=tp_link_gbps,
+            allreduce_latency_s=float(x[5]), tp_link_gbps=tp_link_gbps, roofline_sharpness=float(x[6]),
             source=f"least-squares fit to the {reference_set} points of labs_py/data/calibration.json",
         )
 
@@ -128,17 +128,18 @@ def fit_profile(reference_set: str, name: str | None = None, tp_link_gbps: float
         prof = profile(x)
         return [model_seconds(p, prof) / p["seconds"] - 1.0 for p in pts]
 
-    fit = least_squares(residuals, [0.7, 0.7, 0.8, 0.005, 1e-5, 1e-5],
-                        bounds=([0.05, 0.05, 0.05, 0, 0, 0], [1, 1, 1, 0.1, 1e-3, 1e-3]))
+    fit = least_squares(residuals, [0.7, 0.7, 0.8, 0.005, 1e-5, 1e-5, 4.0],
+                        bounds=([0.05, 0.05, 0.05, 0, 0, 0, 1.0], [1, 1, 1, 0.1, 1e-3, 1e-3, 50.0]))
     return profile(np.round(fit.x, 6))
 
 
 def composite_profile(name: str, efficiencies_from: "str | EngineProfile", host_costs_from: "str | EngineProfile",
                       tp_link_gbps: float = 3600.0) -> EngineProfile:
-    """Roofs from one profile (say, measured H100 kernels), host costs from another (a fitted engine)."""
+    """Roofs from one profile (say, measured H100 kernels); host costs and roofline sharpness from a fitted engine."""
     eff, host = engine_profile(efficiencies_from), engine_profile(host_costs_from)
     return replace(
         eff, name=name, step_overhead_s=host.step_overhead_s, sequence_overhead_s=host.sequence_overhead_s,
         allreduce_latency_s=host.allreduce_latency_s, tp_link_gbps=tp_link_gbps,
+        roofline_sharpness=host.roofline_sharpness,
         source=f"roofs: {eff.source}; host costs: {host.name} ({host.source})",
     )
