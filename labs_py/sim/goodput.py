@@ -96,12 +96,20 @@ def goodput(
     or 1/s until one does), halve the bracket until it is within ``tolerance``
     (relative). Returns 0.0 when even a trickle of requests misses the SLOs (an
     unloaded fleet is already too slow, e.g. a link whose toll alone breaks TTFT).
+
+    **Capacity cap.** A finite run can meet its SLOs at a rate the fleet cannot
+    sustain: if the last request arrives before the queue has grown long, nobody
+    waited long. So the search never goes above :func:`max_throughput_rps`, the
+    fleet's capacity with every request queued at once. (DistServe's simulator uses
+    finite runs too; with few requests, its goodput at loose SLOs can exceed capacity.)
     """
     tol = positive_float("tolerance", tolerance, "(relative)")
     positive_int("max_iterations", max_iterations, "iterations")
 
+    capacity = max_throughput_rps(fleet, scenario)
+
     def ok(rate: float) -> bool:
-        return attainment_at(fleet, scenario, rate, slo) >= slo.target
+        return rate <= capacity and attainment_at(fleet, scenario, rate, slo) >= slo.target
 
     lo = 0.0
     hi = positive_float("rate_hi_per_s", rate_hi_per_s, "requests per second") if rate_hi_per_s else 1.0
@@ -138,6 +146,11 @@ def max_throughput_rps(fleet: Fleet, scenario: Scenario) -> float:
     This is the number a throughput benchmark (``vllm bench throughput``) reports:
     the fleet is never idle, and nobody asks how long anyone waited.
     """
+    return _max_throughput_cached(fleet, scenario)
+
+
+@lru_cache(maxsize=1024)
+def _max_throughput_cached(fleet: Fleet, scenario: Scenario) -> float:
     w = make_workload(scenario.n_requests, 1.0, scenario.prompt_tokens, scenario.output_tokens,
                       arrival="burst", seed=scenario.seed)
     return simulate(fleet, w, scenario.model, scenario.gpu, engine=scenario.engine).throughput_rps

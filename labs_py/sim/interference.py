@@ -78,7 +78,8 @@ def interference_trace(
     # the streams arrive together at t=0 with ctx-token prompts; find when they are all decoding
     warm = simulate(fleet, Workload(np.zeros(b), np.full(b, ctx, dtype=np.int64), np.full(b, 2, dtype=np.int64)),
                     model, gpu, engine=engine)
-    t0 = float(np.nanmax(warm.raw.first_token_s)) + t0
+    warm_end = float(np.nanmax(warm.raw.first_token_s))
+    t0 = warm_end + t0
     n_out = int((t0 + watch_s) / 0.004) + 64  # enough tokens to outlast the window at any realistic step time
     arrivals = np.concatenate([np.zeros(b), [t0]])
     prompts = np.concatenate([np.full(b, ctx), [p]]).astype(np.int64)
@@ -87,9 +88,9 @@ def interference_trace(
     sel = res.itl_owner == 0
     token_s = res._tokens[0][sel]
     gaps = res.itl_s[sel] * 1e3
-    keep = token_s <= t0 + watch_s
+    keep = (token_s > warm_end + 0.05) & (token_s <= t0 + watch_s)
     log = res.raw.step_log[-1] if disaggregated else res.raw.step_log[0]
-    decode_only = (log[:, 2] == 0) & (log[:, 3] == b)
+    decode_only = (log[:, 2] == 0) & (log[:, 3] == b) & (log[:, 0] > warm_end)
     step_ms = (log[:, 1] - log[:, 0]) * 1e3
     clean = float(np.median(step_ms[decode_only])) if decode_only.any() else float("nan")
     return InterferenceTrace(

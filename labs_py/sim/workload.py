@@ -56,7 +56,7 @@ class Workload:
             raise ValueError("arrival_s must be sorted seconds >= 0")
         if self.prompt_tokens.min() < 1 or self.output_tokens.min() < 1:
             raise ValueError(
-                f"every request needs >= 1 prompt token and >= 1 output token; got min prompt "
+                f"prompt_tokens and output_tokens must be >= 1 token per request; got min prompt "
                 f"{self.prompt_tokens.min()} tokens, min output {self.output_tokens.min()} tokens"
             )
 
