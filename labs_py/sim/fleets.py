@@ -107,8 +107,9 @@ class Disaggregated:
 
     @property
     def label(self) -> str:
-        """A short name for legends: ``"1P1D @ 200 Gb/s"``."""
-        return f"{self.prefill}P{self.decode}D @ {self.link_gbps:g} Gb/s"
+        """A short name for legends: ``"1P1D @ 200 Gb/s"`` (``", 1st token from P"`` when prefill streams it)."""
+        tail = ", 1st token from P" if self.proxy == "first_token_from_prefill" else ""
+        return f"{self.prefill}P{self.decode}D @ {self.link_gbps:g} Gb/s{tail}"
 
 
 Fleet = Colocated | Disaggregated

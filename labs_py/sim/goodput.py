@@ -24,6 +24,8 @@ from labs_py.validate import fraction, one_of, positive_float, positive_int
 
 #: DistServe's attainment target: 90% of requests meet both SLOs.
 DEFAULT_TARGET = 0.90
+#: The lowest rate the goodput search tries, requests/s (one request every ~17 minutes).
+MIN_RATE_PER_S = 1e-3
 
 
 @dataclass(frozen=True)
@@ -120,9 +122,10 @@ def goodput(
     else:
         return hi
     if lo == 0.0:
-        # find any passing rate below hi
+        # find any passing rate below hi, down to MIN_RATE_PER_S (below that, an hour passes
+        # between requests: a fleet that fails there fails on its own, not under load)
         probe = hi
-        for _ in range(max_iterations):
+        while probe / 4 >= MIN_RATE_PER_S:
             probe /= 4
             if ok(probe):
                 lo = probe
