@@ -22,7 +22,6 @@ Sensible control values (for sliders; the interactive layer precomputes a grid):
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -39,6 +38,24 @@ from labs_py.validate import positive_float, positive_int
 FIGURE_REQUESTS = 300
 
 COLORS = {"colocated": "#d62728", "stalling": "#ff7f0e", "disagg": "#1f77b4", "tp2": "#2ca02c", "clean": "#7f7f7f"}
+
+
+def _add_curve(fig: go.Figure, c: Curve, color: str, name: str) -> None:
+    """An attainment curve: solid up to the fleet's capacity, dotted beyond it.
+
+    Above capacity a finite run can still look fine (the last request arrived before
+    the queue grew long); those points are drawn but not believed, and goodput is capped
+    at capacity (:func:`labs_py.sim.goodput.goodput`).
+    """
+    inside = c.rates_per_s <= c.throughput_rps
+    fig.add_trace(go.Scatter(x=c.rates_per_s[inside], y=c.attainment[inside] * 100, mode="lines+markers", name=name,
+                             line={"color": color}, marker={"size": 5}, legendgroup=name), row=1, col=1)
+    if (~inside).any():
+        k = max(0, int(inside.sum()) - 1)
+        fig.add_trace(go.Scatter(x=c.rates_per_s[k:], y=c.attainment[k:] * 100, mode="lines+markers",
+                                 name=f"{name} (above capacity)", line={"color": color, "dash": "dot"},
+                                 marker={"size": 5, "symbol": "circle-open"}, legendgroup=name, showlegend=False,
+                                 hovertemplate="%{x:.1f} req/s: above this fleet's capacity<extra></extra>"), row=1, col=1)
 
 
 # =========================================================================== 1. interference
@@ -152,12 +169,12 @@ def goodput_figure(ttft_slo_ms: float = 400, decode_slo_ms: float = 15, decode_m
     """
     colo, splits = _goodput_curves(ttft_slo_ms, decode_slo_ms, decode_metric, prompt_tokens, output_tokens, link_gbps, model, gpus)
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38],
-                        subplot_titles=("SLO attainment vs request rate", "goodput vs throughput (req/s)"))
+                        subplot_titles=("SLO attainment vs request rate (dotted: above capacity)",
+                                        "goodput (filled) vs throughput (hollow), req/s"))
     blues = ["#1f77b4", "#17becf", "#9467bd", "#8c564b", "#bcbd22"]
     curves: list[tuple[Curve, str]] = [(colo, COLORS["colocated"])] + [(c, blues[i % len(blues)]) for i, c in enumerate(splits)]
     for c, color in curves:
-        fig.add_trace(go.Scatter(x=c.rates_per_s, y=c.attainment * 100, mode="lines+markers", name=c.label,
-                                 line={"color": color}, marker={"size": 5}, legendgroup=c.label), row=1, col=1)
+        _add_curve(fig, c, color, c.label)
     fig.add_hline(y=90, line={"dash": "dash", "color": "black"}, row=1, col=1)
     labels = [c.label for c, _ in curves]
     fig.add_trace(go.Bar(x=labels, y=[c.goodput_rps for c, _ in curves], name="goodput (SLOs met by 90%)",
@@ -222,11 +239,10 @@ def two_gpu_figure(ttft_slo_ms: float = 400, decode_slo_ms: float = 15, decode_m
     sc, grid, arms = _two_gpu(ttft_slo_ms, decode_slo_ms, decode_metric, prompt_tokens, output_tokens, link_gbps, model)
     ro = two_gpu_readout(ttft_slo_ms, decode_slo_ms, decode_metric, prompt_tokens, output_tokens, link_gbps, model)
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4],
-                        subplot_titles=("SLO attainment vs request rate", "inter-token gap at a shared rate (ms)"))
+                        subplot_titles=("SLO attainment vs request rate (dotted: above capacity)",
+                                        "inter-token gap at a shared rate (ms)"))
     for c, _, col in arms:
-        fig.add_trace(go.Scatter(x=c.rates_per_s, y=c.attainment * 100, mode="lines+markers",
-                                 name=f"{c.label}: goodput {c.goodput_rps:.1f}/s", line={"color": col}, marker={"size": 5}),
-                      row=1, col=1)
+        _add_curve(fig, c, col, f"{c.label}: goodput {c.goodput_rps:.1f}/s")
     fig.add_hline(y=90, line={"dash": "dash", "color": "black"}, row=1, col=1)
     labels = [c.label for c, _, _ in arms]
     fig.add_trace(go.Bar(x=labels, y=[ro[k]["itl_p50_ms"] for k in labels], name="ITL p50",
@@ -247,4 +263,3 @@ def two_gpu_figure(ttft_slo_ms: float = 400, decode_slo_ms: float = 15, decode_m
 
 __all__ = ["interference_figure", "interference_readout", "goodput_figure", "goodput_readout",
            "two_gpu_figure", "two_gpu_readout", "FIGURE_REQUESTS"]
-_ = replace  # kept for callers that vary a Scenario field
