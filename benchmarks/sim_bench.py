@@ -41,7 +41,7 @@ def bench_arms(n: int) -> None:
     w = make_workload(n, 8.0, 1024, 128, seed=0)
     simulate(arms[0], make_workload(50, 8.0, 1024, 128))  # warm the caches
     print(f"Part 1: {n} requests (1024-token prompts, 128-token outputs, Poisson 8/s), Llama-3.1-8B on H100-SXM")
-    print(f"{'arm':<30} {'seconds':>8} {'requests/s':>11} {'tokens/s':>11}")
+    print(f"{'arm':<36} {'seconds':>8} {'requests/s':>11} {'tokens/s':>11}")
     for f in arms:
         rate = 16.0 if f.gpus >= 4 else 8.0
         wl = w if rate == 8.0 else make_workload(n, rate, 1024, 128, seed=0)
@@ -49,7 +49,7 @@ def bench_arms(n: int) -> None:
         r = simulate(f, wl)
         r.summary()
         dt = time.perf_counter() - t
-        print(f"{f.label:<30} {dt:8.2f} {n / dt:11,.0f} {n * 128 / dt:11,.0f}")
+        print(f"{f.label:<36} {dt:8.2f} {n / dt:11,.0f} {n * 128 / dt:11,.0f}")
 
 
 # --------------------------------------------------------------------------- part 2
