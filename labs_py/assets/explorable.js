@@ -54,7 +54,16 @@
       var t0 = performance.now();
       var index = comboIndex();
       var frame = payload.frames[index];
-      var data = frame[0].map(function (k) { return clone(payload.traces[k]); });
+      // Hand plotly the pooled objects themselves: a trace that did not change between two
+      // frames is the same object, so Plotly.react sees it unchanged and skips it. Only a
+      // trace that appears twice in one frame is copied (plotly needs distinct objects).
+      var used = {};
+      var data = frame[0].map(function (k) {
+        if (used[k]) { return clone(payload.traces[k]); }
+        used[k] = true;
+        return payload.traces[k];
+      });
+      // plotly writes computed ranges into the layout it is given, so each render gets a fresh copy
       var layout = clone(payload.layouts[frame[1]]);
       payload.controls.forEach(function (c, j) {
         var label = c.labels[Number(inputs[j].value)];

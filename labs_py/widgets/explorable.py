@@ -248,9 +248,18 @@ class Explorable:
         return LivePanel(self).widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
+        """Static HTML at build time, the live panel otherwise; ``text/plain`` is the default readout.
+
+        Because the plain-text form is the readout in both modes, a ``# NBVAL_CHECK_OUTPUT``
+        cell that shows an Explorable has its numbers checked by nbval (which skips the
+        widget's own data, whose model ids are random).
+        """
+        text = _readout_text(self.title, self.readout(**self.defaults()))
         if display_mode() == "static":
-            return {"text/html": self.static_html(), "text/plain": _readout_text(self.title, self.readout(**self.defaults()))}
-        return self.panel()._repr_mimebundle_(include=include, exclude=exclude)
+            return {"text/html": self.static_html(), "text/plain": text}
+        bundle = self.panel()._repr_mimebundle_(include=include, exclude=exclude)
+        bundle["text/plain"] = text
+        return bundle
 
 
 def explorable_factory(fn: Callable[..., Explorable]) -> Callable[..., Explorable]:
