@@ -5,6 +5,7 @@
 #   2. nbval on every chapter under notebooks/ (live mode, outputs of checked cells compared)
 #   3. a fresh build of the book with warnings as errors
 #   4. the browser test: the built site in headless Chromium with the network off
+#   5. the live test: a chapter run in a real Jupyter (notebook 7, .venv-live), a slider dragged
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -32,11 +33,12 @@ run() {
   names+=("$name"); times+=($(( $(date +%s) - t0 )))
 }
 
-run "1/4 unit tests" python -m pytest tests -m "not browser and not pair" -q
-run "2/4 nbval" python -m pytest notebooks --nbval-lax --nbval-current-env \
+run "1/5 unit tests" python -m pytest tests -m "not browser and not pair and not live" -q
+run "2/5 nbval" python -m pytest notebooks --nbval-lax --nbval-current-env \
     --nbval-sanitize-with tools/nbval_sanitize.cfg -p no:cacheprovider -q
-run "3/4 book build" tools/build.sh
-run "4/4 browser" python -m pytest tests/browser -m browser -q
+run "3/5 book build" tools/build.sh
+run "4/5 browser" python -m pytest tests/browser -m browser -q
+run "5/5 live Jupyter" bash -c 'tools/live.sh --install-only && python -m pytest tests/live -m live -q'
 
 printf '\n[test] all passed\n'
 for i in "${!names[@]}"; do printf '  %-18s %4d s\n' "${names[$i]}" "${times[$i]}"; done

@@ -302,7 +302,7 @@ class LivePanel:
             self.controls[c.name] = ctl
         self._shown = explorable.spec(**self.values)
         self.figure = go.FigureWidget(self._shown)
-        self.readout = w.HTML(_readout_html(explorable.readout(**self.values)))
+        self.readout = w.HTML(_live_readout_html(explorable.readout(**self.values)))
         self.widget = w.VBox([w.HTML(f"<b>{html.escape(explorable.title)}</b>"), w.HBox([w.VBox(list(self.controls.values()))]),
                               self.figure, self.readout])
 
@@ -321,7 +321,7 @@ class LivePanel:
         new = self.explorable.spec(**self.values)
         _replace_figure(self.figure, self._shown, new)
         self._shown = new
-        self.readout.value = _readout_html(self.explorable.readout(**self.values))
+        self.readout.value = _live_readout_html(self.explorable.readout(**self.values))
 
 
 def _replace_figure(target: go.FigureWidget, shown: Spec, new: Spec) -> None:
@@ -387,6 +387,18 @@ def _readout_html(readout: Mapping[str, str]) -> str:
         f'<span class="lx-num" data-readout="{esc(k)}">{esc(v)}</span></span>'
         for k, v in readout.items()
     )
+
+
+def _live_readout_html(readout: Mapping[str, str]) -> str:
+    """The readout for Jupyter, styled inline (the site's CSS is not loaded there)."""
+    esc = html.escape
+    items = "".join(
+        f'<span style="display:inline-block;margin:0 1.4em 0.2em 0"><span style="color:#555">{esc(k)}</span> '
+        f'<b>{esc(v)}</b></span>'
+        for k, v in readout.items()
+    )
+    return (f'<div class="lx-readout-live" style="border-left:3px solid #0072B2;padding:0.3em 0.6em;'
+            f'background:rgba(0,114,178,0.06)">{items}</div>')
 
 
 def _readout_text(title: str, readout: Mapping[str, str]) -> str:
