@@ -397,6 +397,21 @@ def step_coefficients(
     )
 
 
+def step_flops_and_bytes(model: str | ModelSpec, tokens_per_step: int, context_tokens: int = 0) -> tuple[float, float]:
+    """FLOPs and bytes read of a step that multiplies ``tokens_per_step`` tokens through the weights.
+
+    FLOPs: 2 per weight per token through the transformer body, plus attention over
+    ``context_tokens`` for each token. Bytes: every weight once, plus each token's
+    KV read (``context_tokens`` of it, for decode-like tokens).
+    """
+    spec = get_model(model)
+    n = positive_int("tokens_per_step", tokens_per_step, "tokens")
+    ctx = non_negative_int("context_tokens", context_tokens, "tokens")
+    flops = 2.0 * _body_params(spec) * n + attention_flops(spec, 1, ctx) * n
+    bytes_read = decode_bytes_read(spec, 1, 0) + n * ctx * spec.kv_bytes_per_token()
+    return flops, float(bytes_read)
+
+
 def arithmetic_intensity(model: str | ModelSpec, tokens_per_step: int, context_tokens: int = 0) -> float:
     """FLOPs per byte read of one step that multiplies ``tokens_per_step`` tokens through the weights.
 
@@ -407,9 +422,5 @@ def arithmetic_intensity(model: str | ModelSpec, tokens_per_step: int, context_t
     which roof a step is under. ``context_tokens`` adds one request's KV read per token
     (decode-like tokens), which pulls intensity down.
     """
-    spec = get_model(model)
-    n = positive_int("tokens_per_step", tokens_per_step, "tokens")
-    ctx = non_negative_int("context_tokens", context_tokens, "tokens")
-    flops = 2.0 * _body_params(spec) * n + attention_flops(spec, 1, ctx) * n
-    bytes_read = decode_bytes_read(spec, 1, 0) + n * ctx * spec.kv_bytes_per_token()
+    flops, bytes_read = step_flops_and_bytes(model, tokens_per_step, context_tokens)
     return flops / bytes_read
