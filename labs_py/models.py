@@ -11,6 +11,7 @@ disaggregated deployment must move from the prefill engine to the decode engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from labs_py import catalog
 from labs_py.validate import one_of
@@ -147,9 +148,14 @@ def _spec(entry: dict) -> ModelSpec:
     )
 
 
+@lru_cache(maxsize=1)
+def _catalog() -> tuple[ModelSpec, ...]:
+    return tuple(_spec(e) for e in catalog.load("models")["models"])
+
+
 def all_models() -> list[ModelSpec]:
-    """Every catalog model, in catalog order (smallest KV footprint first is not guaranteed)."""
-    return [_spec(e) for e in catalog.load("models")["models"]]
+    """Every catalog model, in catalog order."""
+    return list(_catalog())
 
 
 def model_ids() -> list[str]:
@@ -167,7 +173,7 @@ def get_model(model: str | ModelSpec) -> ModelSpec:
         return model
     if not isinstance(model, str):
         raise TypeError(f"model must be a Hugging Face repo id string; got {model!r} ({type(model).__name__})")
-    for spec in all_models():
+    for spec in _catalog():
         if model == spec.id or model in spec.aliases or model == spec.short_name:
             return spec
     raise catalog.unknown("model", model, model_ids())

@@ -1,0 +1,3 @@
+"""Per-chapter content that is not a figure: the exercises each chapter registers."""
+
+from labs_py.chapters import economics  # noqa: F401
