@@ -182,6 +182,8 @@ class BlockAllocator:
                 f"({n * self.block_size_tokens} token slots at {self.block_size_tokens} tokens per block) "
                 f"but only {len(self._free)} of {self.num_blocks} blocks are free; nothing was allocated"
             )
+        if n == 0:
+            return []  # nothing to hand out; a request that holds no blocks has no table
         table = self._tables.setdefault(request_id, [])
         self._released.discard(request_id)
         got = [self._free.popleft() for _ in range(n)]
