@@ -86,7 +86,7 @@ def migrate(source: Engine, destination: Engine, request_id: str, strategy: str 
     """
     one_of("strategy", strategy, STRATEGIES, "recovery strategy")
     req = source.request(request_id)
-    destination.check_can_adopt(request_id, source.model.fingerprint)
+    destination.check_can_adopt(_preview(source, request_id))
     need = destination.allocator.blocks_needed(req.num_computed_tokens)
     if need > destination.free_blocks:
         raise OutOfBlocksError(
@@ -116,6 +116,16 @@ def migrate(source: Engine, destination: Engine, request_id: str, strategy: str 
         source_used_blocks_after=source.allocator.used_blocks,
         destination_used_blocks_before=dst_before,
         destination_used_blocks_after=destination.allocator.used_blocks,
+    )
+
+
+def _preview(engine: Engine, request_id: str) -> RequestSnapshot:
+    """The snapshot an export would produce, minus the KV: enough to check a destination."""
+    req = engine.request(request_id)
+    return RequestSnapshot(
+        request_id=req.request_id, prompt_tokens=tuple(req.prompt_tokens), generated_tokens=tuple(req.generated_tokens),
+        sampling=req.sampling, rng_state=None, kv_tokens=req.num_computed_tokens, kv=None,
+        model_fingerprint=engine.model.fingerprint, source_engine=engine.name,
     )
 
 

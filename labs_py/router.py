@@ -84,12 +84,18 @@ class PDRouter:
         """The capacity signal: headroom blocks of every decode engine, by name."""
         return {d.name: d.headroom_blocks for d in self.decodes}
 
-    def choose(self, kv_tokens: int) -> Engine | None:
+    def choose(self, kv_tokens: int, prompt_tokens: int, max_new_tokens: int) -> Engine | None:
         """The decode engine with the most headroom, if that headroom covers ``kv_tokens`` tokens of KV.
 
-        Ties go to the engine listed first. ``None`` means: nowhere has room now.
+        Only engines that could hold the request until it finishes are candidates:
+        placing it where it fits now but not later would end in a preemption it
+        could never come back from. Ties go to the engine listed first. ``None``
+        means: nowhere has room now.
         """
-        best = max(self.decodes, key=lambda d: d.headroom_blocks)  # max() keeps the first of equals
+        able = [d for d in self.decodes if d.could_ever_hold(prompt_tokens, max_new_tokens)]
+        if not able:
+            return None
+        best = max(able, key=lambda d: d.headroom_blocks)  # max() keeps the first of equals
         return best if best.allocator.blocks_needed(kv_tokens) <= best.headroom_blocks else None
 
     # ----------------------------------------------------------------- requests
@@ -97,7 +103,7 @@ class PDRouter:
         """Send a prompt to the prefill engine. Refused (``ValueError``) if no decode engine could ever hold it."""
         sampling = sampling or SamplingParams()
         worst_tokens = len(prompt_tokens) + sampling.max_new_tokens - 1
-        if all(d.allocator.blocks_needed(worst_tokens) > d.num_blocks for d in self.decodes):
+        if not any(d.could_ever_hold(len(prompt_tokens), sampling.max_new_tokens) for d in self.decodes):
             sizes = ", ".join(f"{d.name}: {d.num_blocks} blocks of {d.block_size_tokens} tokens" for d in self.decodes)
             raise ValueError(f"a request of up to {worst_tokens} tokens of KV fits no decode engine even when empty ({sizes})")
         rid = self.prefill.add_request(prompt_tokens, sampling, request_id)
@@ -145,8 +151,12 @@ class PDRouter:
         events: list[RouterEvent] = []
         while self.pending:
             p = self.pending[0]
-            kv_tokens = p.snapshot.kv_tokens if p.snapshot else self.prefill.request(p.request_id).num_computed_tokens
-            target = self.choose(kv_tokens)
+            if p.snapshot is not None:
+                kv_tokens, n_prompt, sampling = p.snapshot.kv_tokens, len(p.snapshot.prompt_tokens), p.snapshot.sampling
+            else:
+                req = self.prefill.request(p.request_id)
+                kv_tokens, n_prompt, sampling = req.num_computed_tokens, len(req.prompt_tokens), req.sampling
+            target = self.choose(kv_tokens, n_prompt, sampling.max_new_tokens)
             if target is not None:
                 if p.snapshot is None:
                     migrate(self.prefill, target, p.request_id, self.strategy)

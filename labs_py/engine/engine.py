@@ -169,10 +169,10 @@ class Engine:
                 f"request {rid!r} could reach {longest} tokens, past the model's max_position "
                 f"({self.model.config.max_position} tokens)"
             )
-        worst_blocks = self.allocator.blocks_needed(longest - 1)
-        if worst_blocks > self.num_blocks:
+        if not self.could_ever_hold(len(prompt), sampling.max_new_tokens):
+            kv = self.longest_kv_tokens(len(prompt), sampling.max_new_tokens)
             raise ValueError(
-                f"request {rid!r} could need {worst_blocks} blocks ({longest - 1} tokens of KV at "
+                f"request {rid!r} could need {self.allocator.blocks_needed(kv)} blocks ({kv} tokens of KV at "
                 f"{self.block_size_tokens} tokens per block) but engine {self.name!r} has only {self.num_blocks} blocks"
             )
         self.requests[rid] = Request.new(rid, tuple(prompt), sampling)
@@ -227,14 +227,48 @@ class Engine:
         del self.requests[request_id]
         return req
 
-    def check_can_adopt(self, request_id: str, model_fingerprint: str) -> None:
-        """Raise (changing nothing) unless a request with this id and model can come here."""
-        if model_fingerprint != self.model.fingerprint:
+    def longest_kv_tokens(self, prompt_tokens: int, max_new_tokens: int) -> int:
+        """The most KV a request can ever hold: all its tokens but the last one sampled."""
+        return prompt_tokens + max_new_tokens - 1
+
+    def could_ever_hold(self, prompt_tokens: int, max_new_tokens: int) -> bool:
+        """Whether this pool, empty, could hold such a request until it finishes.
+
+        If not, admitting it would end in a preemption it could never come back from.
+        """
+        return self.allocator.blocks_needed(self.longest_kv_tokens(prompt_tokens, max_new_tokens)) <= self.num_blocks
+
+    def check_can_adopt(self, snapshot) -> None:
+        """Raise, changing nothing, unless ``snapshot`` (a :class:`RequestSnapshot`) can come here.
+
+        Same model (KV only means something to the weights that made it), a
+        request id not live here, token ids of this model, a request not yet
+        finished, with a token left to feed, and a pool that could hold it to
+        the end. Capacity *now* is the caller's check: it decides between
+        refusing and waiting.
+        """
+        if snapshot.model_fingerprint != self.model.fingerprint:
             raise ValueError(
                 f"engine {self.name!r} runs model {self.model.fingerprint}, but the request's KV was made by model "
-                f"{model_fingerprint}: KV is only meaningful to the weights that computed it"
+                f"{snapshot.model_fingerprint}: KV is only meaningful to the weights that computed it"
             )
-        self._check_new_id(request_id)
+        self._check_new_id(snapshot.request_id)
+        self._check_tokens(snapshot.all_tokens, "the request's tokens")
+        n_prompt, n_gen = len(snapshot.prompt_tokens), len(snapshot.generated_tokens)
+        s = snapshot.sampling
+        if n_gen >= s.max_new_tokens or (n_gen and snapshot.generated_tokens[-1] in s.stop_token_ids):
+            raise ValueError(f"request {snapshot.request_id!r} has already finished; there is nothing left to run")
+        if snapshot.kv_tokens >= n_prompt + n_gen:
+            raise ValueError(
+                f"request {snapshot.request_id!r} has KV for all {n_prompt + n_gen} of its tokens: there is no token left "
+                "to feed, so no logits to sample from. Keep the last token out of the KV (vLLM recomputes it too)"
+            )
+        if not self.could_ever_hold(n_prompt, s.max_new_tokens):
+            longest = self.longest_kv_tokens(n_prompt, s.max_new_tokens)
+            raise ValueError(
+                f"request {snapshot.request_id!r} could need {self.allocator.blocks_needed(longest)} blocks ({longest} tokens "
+                f"of KV at {self.block_size_tokens} tokens per block) but engine {self.name!r} has only {self.num_blocks} blocks"
+            )
 
     def adopt(self, request: Request) -> None:
         """Register a request that arrives with its state (after its blocks were claimed and filled).

@@ -61,7 +61,7 @@ def test_preemption_recomputes_and_changes_no_token():
 @given(prompts=st.lists(st.lists(st.integers(0, 255), min_size=1, max_size=24), min_size=1, max_size=5),
        max_new=st.integers(1, 8), block_size=st.sampled_from([1, 2, 3, 8]), budget=st.integers(4, 64),
        spare_blocks=st.integers(0, 12), sampled=st.booleans())
-@examples(30)
+@examples(60)
 def test_any_mix_of_batching_chunking_and_preemption_gives_each_request_its_solo_output(
     prompts, max_new, block_size, budget, spare_blocks, sampled
 ):

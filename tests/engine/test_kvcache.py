@@ -178,4 +178,4 @@ class AllocatorMachine(RuleBasedStateMachine):
 
 
 TestAllocatorMachine = AllocatorMachine.TestCase
-TestAllocatorMachine.settings = examples(30)
+TestAllocatorMachine.settings = examples(50)

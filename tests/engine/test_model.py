@@ -70,7 +70,7 @@ def _engine_logits(model, tokens, block_size, chunk_size):
 
 @given(tokens=st.lists(st.integers(0, 255), min_size=1, max_size=40), block_size=st.sampled_from([1, 2, 3, 5, 16]),
        chunk=st.integers(1, 16))
-@examples(25)
+@examples(40)
 def test_paged_attention_matches_the_dense_reference(tokens, block_size, chunk):
     record("paged attention vs dense reference")
     dense = dense_reference_logits(MODEL, tokens)
@@ -102,7 +102,7 @@ def test_greedy_decode_equals_argmax_of_the_dense_reference():
 
 @given(tokens=st.lists(st.integers(0, 255), min_size=2, max_size=48), split=st.integers(1, 47),
        block_size=st.sampled_from([1, 4, 7, 16]))
-@examples(25)
+@examples(40)
 def test_prefill_in_chunks_writes_bitwise_the_same_kv_as_one_chunk(tokens, split, block_size):
     """Batch invariance, the property migration's proof rests on: how tokens are grouped never shows."""
     record("chunked prefill is bitwise one prefill")

@@ -72,10 +72,11 @@ def import_request(engine: Engine, snapshot: RequestSnapshot) -> str:
     """Admit ``snapshot`` into ``engine`` with its KV; returns the request id.
 
     All checks happen before any change: a different model, a request id
-    already live here, or too few free blocks raise, and the engine is left
-    untouched (:class:`~labs_py.kvcache.OutOfBlocksError` for the last).
+    already live here, a pool too small for the request's whole life, or too
+    few free blocks now raise, and the engine is left untouched
+    (:class:`~labs_py.kvcache.OutOfBlocksError` for the last).
     """
-    engine.check_can_adopt(snapshot.request_id, snapshot.model_fingerprint)
+    engine.check_can_adopt(snapshot)
     need = engine.allocator.blocks_needed(snapshot.kv_tokens)
     free = engine.allocator.free_blocks
     if need > free:

@@ -17,8 +17,9 @@ What you have to work with (all in ``labs_py``):
 * ``engine.release(request_id)`` -> takes the request off the engine and frees its blocks;
 * ``engine.allocator`` -> ``blocks_needed(tokens)``, ``free_blocks``, ``num_blocks``,
   ``allocate(request_id, num_blocks)`` (returns the new block ids);
-* ``engine.check_can_adopt(request_id, model_fingerprint)`` -> raises if the id is
-  taken or the model differs; ``engine.recompute_kv(block_table, tokens, start_position)``;
+* ``engine.check_can_adopt(snapshot)`` -> raises (changing nothing) if the id is taken,
+  the model differs, or the pool could never hold the request to its end;
+  ``engine.recompute_kv(block_table, tokens, start_position)``;
   ``engine.adopt(request)`` -> hands a request with its blocks to the scheduler;
 * ``Request.from_snapshot(snapshot)`` -> a request rebuilt from a snapshot;
 * ``labs_py.kvcache.OutOfBlocksError`` -> the error for "not enough free blocks".
@@ -64,8 +65,8 @@ def export_request(engine: Engine, request_id: str, strategy: str = "ship") -> R
 def import_request(engine: Engine, snapshot: RequestSnapshot) -> str:
     """Admit ``snapshot`` into ``engine``: claim blocks, write the KV, resume. Returns the request id.
 
-    Check everything *before* changing anything: same model and a free id
-    (``check_can_adopt``), then enough free blocks for ``snapshot.kv_tokens``
+    Check everything *before* changing anything: ``engine.check_can_adopt(snapshot)``,
+    then enough free blocks for ``snapshot.kv_tokens``
     -- if not, raise ``OutOfBlocksError`` with a message naming the blocks
     needed and free. Then allocate, write the shipped KV, recompute the tokens
     that were not shipped (``snapshot.recompute_tokens``), and ``adopt``.
