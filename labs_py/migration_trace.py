@@ -8,8 +8,8 @@ streams with and without the move, and the bill.
 
 The setup: a *source* engine (think: the prefill instance) runs the request
 next to one other request; a *destination* engine (the decode instance) already
-serves two others, so the free blocks it hands out are not the ones the source
-used. ``migrate_at = 0`` moves the request right after prefill, with its first
+holds two others, so the free blocks it hands out are not the ones the source
+used. After the move the destination decodes the request alongside them. ``migrate_at = 0`` moves the request right after prefill, with its first
 token sampled: that is exactly the P->D handoff of a disaggregated deployment.
 ``migrate_at = k`` moves it after ``k`` decode steps.
 
@@ -157,10 +157,9 @@ def trace_migration(
     src.add_request(_prompt(n), SamplingParams(max_new_tokens=new), rid)
 
     src.step()  # prefill (the neighbour's too): the request now has its first token
-    dst.step()
+    dst.step()  # the destination's residents are prefilled and hold their blocks
     for _ in range(k):
-        src.step()
-        dst.step()
+        src.step()  # decode steps on the source, the neighbour decoding alongside
 
     src_owners_before, dst_owners_before = _owners(src, rid), _owners(dst, rid)
     src_usage_before, dst_usage_before = src.usage, dst.usage

@@ -80,21 +80,23 @@ def _pool_heatmap(owners: tuple[str, ...], table: tuple[int, ...], freed: tuple[
     freed_set = set(freed)
     z: list[list] = [[None] * cols for _ in range(rows)]
     text: list[list] = [[""] * cols for _ in range(rows)]
-    hover: list[list] = [[""] * cols for _ in range(rows)]
+    ids: list[list] = [[None] * cols for _ in range(rows)]
     for b, owner in enumerate(owners):
         r, c = divmod(b, cols)
         if owner == "moving":
-            code, label, what = 2, f"L{logical[b]}", f"moving request, logical block {logical[b]}"
+            code, label = 2, f"L{logical[b]}"
         elif b in freed_set:
-            code, label, what = 3, "·", "just freed by the moving request"
+            code, label = 3, "·"
         elif owner == "other":
-            code, label, what = 1, "", "another request"
+            code, label = 1, ""
         else:
-            code, label, what = 0, "", "free"
-        z[r][c], text[r][c] = code + 0.5, label
-        hover[r][c] = f"{engine} ({when}): block {b}, {what}"
-    return dict(type="heatmap", z=z, text=text, customdata=hover, texttemplate="%{text}", textfont=dict(size=10 if cols <= 8 else 7),
-                hovertemplate="%{customdata}<extra></extra>", zmin=0, zmax=len(BLOCK_COLOURS),
+            code, label = 0, ""
+        z[r][c], text[r][c], ids[r][c] = code + 0.5, label, b
+    # hover: the physical block id (ints keep the static page small); the label says the logical block
+    return dict(type="heatmap", z=z, text=text, customdata=ids, texttemplate="%{text}",
+                textfont=dict(size=10 if cols <= 8 else 7),
+                hovertemplate=f"{engine} {when}: physical block %{{customdata}} %{{text}}<extra></extra>",
+                zmin=0, zmax=len(BLOCK_COLOURS),
                 colorscale=_stepped(BLOCK_COLOURS), showscale=False, xgap=2, ygap=2, xaxis=xaxis, yaxis=yaxis)
 
 
