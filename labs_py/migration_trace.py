@@ -130,9 +130,8 @@ def trace_migration(
     """Run the chapter's experiment for one slider setting and record it.
 
     ``migrate_at`` counts decode steps on the source after prefill (0 = the
-    P->D handoff); it must leave at least one token to generate on the
-    destination: ``0 <= migrate_at < max_new_tokens - 1``... or equal, in which
-    case the request moves with one token left.
+    P->D handoff). It must leave at least one token to generate on the
+    destination: ``0 <= migrate_at <= max_new_tokens - 2``.
     """
     n = positive_int("prompt_tokens", prompt_tokens, "tokens")
     if n > PROMPT_TOKENS_RANGE[1]:
