@@ -100,6 +100,18 @@ def _dedupe_inline_scripts(app: Sphinx, pagename: str, templatename: str, contex
     context["script_files"][:] = unique
 
 
+def _fix_bibliography_roles(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Give bibliography entries the ARIA role their list requires.
+
+    docutils renders a citation list as ``role="list"`` whose entries carry
+    ``role="doc-biblioentry"``, a role DPUB-ARIA 1.1 deprecated; screen readers (and
+    axe-core) then see a list without list items. The entries are list items.
+    """
+    body = context.get("body", "")
+    if 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def _check_mathjax(app: Sphinx) -> None:
     mathjax_dir(Path(app.srcdir))  # fail early, before notebooks run, with the fix in the message
 
@@ -109,5 +121,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _check_mathjax)
     app.connect("html-page-context", _add_page_assets)
     app.connect("html-page-context", _dedupe_inline_scripts, priority=900)
+    app.connect("html-page-context", _fix_bibliography_roles)
     app.connect("build-finished", _copy_assets)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

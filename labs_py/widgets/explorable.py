@@ -235,7 +235,7 @@ class Explorable:
             f"data-kwargs='{esc(json.dumps(dict(self.kwargs)))}'>"
             f'<div class="lx-title">{esc(self.title)}</div>'
             f'<div class="lx-controls" role="group" aria-label="Controls: {esc(self.title)}">{controls_html}</div>'
-            f'<div class="lx-plot" role="img" aria-label="{esc(self.alt)}"></div>'
+            f'<div class="lx-plot" role="figure" aria-label="{esc(self.alt)}"></div>'
             f'<output class="lx-readout" aria-live="polite">{readout}</output>'
             f'<details class="lx-alt"><summary>Text description</summary><p>{esc(self.alt)}</p></details>'
             f'<script type="application/json" class="lx-payload">{payload}</script>'

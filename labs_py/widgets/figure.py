@@ -40,7 +40,7 @@ class StaticFigure:
         alt = html.escape(self.alt)
         return (
             f'<div class="labs-figure" id="{uid}">'
-            f'<div class="lx-plot" role="img" aria-label="{alt}"></div>'
+            f'<div class="lx-plot" role="figure" aria-label="{alt}"></div>'
             f'<details class="lx-alt"><summary>Text description</summary><p>{alt}</p></details>'
             f'<script type="application/json" class="lx-figure">{payload}</script></div>'
         )

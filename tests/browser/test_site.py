@@ -11,7 +11,9 @@ import pytest
 
 from labs_py.widgets import registry
 
-from .conftest import SITE
+from .conftest import ROOT, SITE
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 pytestmark = pytest.mark.browser
 
@@ -163,3 +165,19 @@ def test_sliders_are_reachable_and_operable_from_the_keyboard(open_page):
                            arg=[first.element_handle(), combo], timeout=10000)
     # the slider announces its value, not its index
     assert not slider.get_attribute("aria-valuetext").isdigit()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_has_no_serious_accessibility_violations(open_page, path):
+    """axe-core (pinned in package.json, injected by the test, not served by the site) finds no
+    serious or critical WCAG violation once the figures are drawn."""
+    assert AXE.exists(), f"{AXE} is missing: run npm ci (tools/setup.sh does)"
+    visit = open_page(path)
+    page = visit.page
+    for block in page.locator(".labs-explorable, .labs-figure").all():
+        block.locator(".lx-plot .main-svg").first.wait_for(timeout=20000)
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [(v["id"], v["help"], [n["target"] for n in v["nodes"][:3]])
+               for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == [], f"{path}: {serious}"
