@@ -64,6 +64,7 @@ def fetch_or_recompute(
     engine: str = DEFAULT_ENGINE,
 ) -> FetchOrRecompute:
     """Price both ways of recovering a prefix's KV; ``fetch_setup_s`` is a fixed cost per fetch."""
+    positive_int("prefix_tokens", prefix_tokens, "tokens")
     payload = kv_payload_bytes(prefix_tokens, get_model(model).kv_bytes_per_token(kv_dtype))
     setup = non_negative_float("fetch_setup_s", fetch_setup_s, "seconds")
     fetch = transfer_seconds(payload, link_gbps) + setup
