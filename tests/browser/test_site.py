@@ -181,3 +181,14 @@ def test_page_has_no_serious_accessibility_violations(open_page, path):
     serious = [(v["id"], v["help"], [n["target"] for n in v["nodes"][:3]])
                for v in result["violations"] if v["impact"] in ("serious", "critical")]
     assert serious == [], f"{path}: {serious}"
+
+
+@pytest.mark.parametrize("path", [p for p in PAGES if p.startswith("notebooks/")])
+def test_chapter_offers_its_notebook_for_download_and_launch_buttons(path):
+    html = (SITE / path).read_text(encoding="utf-8")
+    name = Path(path).with_suffix(".ipynb").name
+    source = SITE / "_sources" / "notebooks" / name
+    assert f"_sources/notebooks/{name}" in html and source.exists(), f"no downloadable {name}"
+    assert json.loads(source.read_text())["nbformat"] == 4
+    for launcher in ("mybinder.org/v2/gh/", "colab.research.google.com/github/", "/hub/user-redirect/git-pull"):
+        assert launcher in html, f"{path} has no {launcher} launch button"
