@@ -52,10 +52,15 @@ class Scenario:
 
 
 @lru_cache(maxsize=4096)
-def run(fleet: Fleet, scenario: Scenario, rate_per_s: float) -> SimResult:
-    """Simulate ``fleet`` on ``scenario`` at ``rate_per_s`` (cached: same inputs, same object)."""
+def run(fleet: Fleet, scenario: Scenario, rate_per_s: float, record_steps: bool = False) -> SimResult:
+    """Simulate ``fleet`` on ``scenario`` at ``rate_per_s`` (cached: same inputs, same object).
+
+    ``record_steps=True`` also keeps every engine's step log (what each step carried), for
+    questions about steps rather than requests (:func:`labs_py.sim.interference.prefill_gap_share`).
+    """
     positive_float("rate_per_s", rate_per_s, "requests per second")
-    return simulate(fleet, scenario.workload(rate_per_s), scenario.model, scenario.gpu, engine=scenario.engine)
+    return simulate(fleet, scenario.workload(rate_per_s), scenario.model, scenario.gpu, engine=scenario.engine,
+                    record_steps=record_steps)
 
 
 @dataclass(frozen=True)
