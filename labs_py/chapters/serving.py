@@ -27,7 +27,7 @@ register(Exercise(
     expected=lambda: viz.interference_readout(1024, 8192, 16)["extra_ms_per_chunk_step"],
     unit="ms",
     rel_tol=0.03,
-    hint="interference_trace(batch=16, prompt_tokens=8192, chunk_tokens=1024).extra_ms_per_chunk_step, then .mean().",
+    hint="The mean of interference_trace(...).extra_ms_per_chunk_step.",
 ))
 
 
@@ -47,7 +47,7 @@ register(Exercise(
     expected=lambda: best_chunk_under(20.0),
     unit="tokens",
     rel_tol=0.0,
-    hint="Loop over the chunk sizes; keep those whose worst gap is under 20 ms; pick the one with the smallest TTFT.",
+    hint="viz.interference_readout(chunk, 4096, 16) for each chunk size.",
 ))
 
 register(Exercise(
@@ -57,8 +57,7 @@ register(Exercise(
     expected=lambda: viz.itl_tail_readout(16.0, 512)["2x colocated (chunk 512)"]["prefill_gap_share"],
     unit="(fraction of gaps)",
     rel_tol=0.02,
-    hint=("Simulate with run(Colocated(2, chunk_tokens=512), Scenario(prompt_tokens=1024, output_tokens=128, "
-          "n_requests=1000), 16.0, record_steps=True) and pass the result to prefill_gap_share."),
+    hint="prefill_gap_share of a run(..., record_steps=True).",
 ))
 
 
@@ -70,7 +69,7 @@ register(Exercise(
     expected=lambda: goodput(Disaggregated(1, 1, 25.0), CHAT, SLO(0.4, 0.013)),
     unit="req/s",
     rel_tol=0.03,
-    hint="goodput(Disaggregated(1, 1, 25.0), CHAT, SLO(ttft_s=0.4, decode_s=0.013)).",
+    hint="goodput(fleet, CHAT, slo), with SLO times in seconds.",
 ))
 
 
@@ -87,7 +86,7 @@ register(Exercise(
               "which split has the most goodput? Answer as a string such as \"1P2D\"."),
     expected=lambda: best_split_label(3, 4096, 32, SLO(0.4, 0.012)),
     unit="(split)",
-    hint="split_search(3, scenario, slo).best gives (prefill, decode).",
+    hint="split_search(3, scenario, slo).best is (prefill, decode).",
 ))
 
 register(Exercise(
@@ -100,7 +99,7 @@ register(Exercise(
                                                                                 output_tokens=256))),
     unit="(ratio)",
     rel_tol=0.005,
-    hint="max_throughput_rps of each fleet on replace(CHAT, prompt_tokens=2048, output_tokens=256).",
+    hint="max_throughput_rps of each fleet, on the new scenario.",
 ))
 
 
@@ -112,7 +111,7 @@ register(Exercise(
     expected=lambda: 2 * get_model(LLAMA_8B).num_hidden_layers * engine_profile(DEFAULT_ENGINE).allreduce_latency_s * 1e3,
     unit="ms",
     rel_tol=0.01,
-    hint="Two all-reduces per layer; engine_profile(DEFAULT_ENGINE).allreduce_latency_s is one of them, in seconds.",
+    hint="Two all-reduces per layer, each allreduce_latency_s.",
 ))
 
 register(Exercise(
@@ -124,7 +123,7 @@ register(Exercise(
                       .decode_seconds(16, 512)),
     unit="(ratio)",
     rel_tol=0.01,
-    hint="step_coefficients(model, tp=2, engine=engine_with_allreduce(DEFAULT_ENGINE, 0.0)).decode_seconds(16, 512).",
+    hint="decode_seconds(16, 512) of both; engine=FREE for TP=2.",
 ))
 
 register(Exercise(
@@ -135,5 +134,5 @@ register(Exercise(
     / max_throughput_rps(Colocated(2, chunk_tokens=512), CHAT),
     unit="(fraction)",
     rel_tol=0.01,
-    hint="max_throughput_rps(Colocated(1, tp=2, chunk_tokens=512), CHAT) / max_throughput_rps(Colocated(2, ...), CHAT).",
+    hint="A ratio of two max_throughput_rps.",
 ))

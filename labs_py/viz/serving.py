@@ -77,9 +77,9 @@ def arm_style(fleet: Fleet, index: int = 0) -> ArmStyle:
 
 
 def slo_text(slo: SLO) -> str:
-    """The SLO in words: ``"TTFT ≤ 400 ms and mean TPOT ≤ 15 ms"``."""
+    """The SLO in words: ``"TTFT ≤ 400 ms, mean TPOT ≤ 15 ms"``."""
     metric = "mean TPOT" if slo.decode_metric == "tpot" else "every gap"
-    return f"TTFT ≤ {slo.ttft_s * MS:g} ms and {metric} ≤ {slo.decode_s * MS:g} ms"
+    return f"TTFT ≤ {slo.ttft_s * MS:g} ms, {metric} ≤ {slo.decode_s * MS:g} ms"
 
 
 def chunk_label(chunk_tokens: int | None) -> str:
@@ -203,14 +203,14 @@ def chunk_trade_spec(labels: Sequence[str], worst_gap_ms: Sequence[float], clean
     data = [
         dict(type="bar", x=labels, y=list(worst_gap_ms), name="worst gap (a chunk-carrying step)",
              marker=dict(color=ROLE["interference"], pattern=dict(shape="/")),
-             text=[f"{g:.0f} ms × {k}" if k else f"{g:.0f} ms" for g, k in zip(worst_gap_ms, chunk_steps)],
-             textposition="outside", xaxis="x", yaxis="y",
+             text=[f"{g:.0f} ms<br>×{k}" for g, k in zip(worst_gap_ms, chunk_steps)],
+             textposition="outside", textfont=dict(size=10), xaxis="x", yaxis="y",
              hovertemplate="%{x}: worst gap %{y:.1f} ms<extra></extra>"),
         dict(type="scatter", x=labels, y=[clean_step_ms] * len(labels), mode="lines", name="a clean decode step",
              line=dict(color=ROLE["neutral"], dash="dot"), xaxis="x", yaxis="y"),
         dict(type="bar", x=labels, y=list(prompt_ttft_ms), name="TTFT of the long prompt",
              marker=dict(color=ROLE["prefill"]), text=[f"{t:.0f} ms" for t in prompt_ttft_ms],
-             textposition="outside", xaxis="x2", yaxis="y2",
+             textposition="outside", textfont=dict(size=10), xaxis="x2", yaxis="y2",
              hovertemplate="%{x}: TTFT %{y:.0f} ms<extra></extra>"),
     ]
     return make_spec(data, _chunk_trade_layout())
@@ -317,8 +317,7 @@ def itl_tail_readout(rate_per_s: float = 8.0, chunk_tokens: int | None = 512, pr
 @lru_cache(maxsize=1)
 def _attainment_layout() -> dict:
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
-                        subplot_titles=("SLO attainment vs request rate (dotted: above the fleet's capacity)",
-                                        "goodput (filled) and throughput (hollow)"))
+                        subplot_titles=("SLO attainment vs request rate", "goodput (filled), throughput (hollow)"))
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_xaxes(title_text="requests per second (Poisson)", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="requests meeting both SLOs (%)", range=[0, 104], row=1, col=1)
@@ -348,34 +347,43 @@ def _curve_traces(c: Curve, st: ArmStyle, name: str, axes: tuple[str, str] = ("x
     ]
 
 
-def _target_trace(curves: Sequence[Curve], slo: SLO, axes: tuple[str, str] = ("x", "y")) -> dict:
+def _target_traces(curves: Sequence[Curve], slo: SLO, axes: tuple[str, str] = ("x", "y")) -> list[dict]:
+    """The 90% line, and the SLO being judged written in the plot's lower left (where no curve goes)."""
     x_end = float(max(c.rates_per_s[-1] for c in curves))
-    return dict(type="scatter", x=[0.0, x_end], y=[slo.target * 100] * 2, mode="lines+text", showlegend=False,
-                name="target", line=dict(color=ROLE["budget"], dash="dash", width=1),
-                text=[f"target: {slo.target:.0%} within {slo_text(slo)}", ""], textposition="bottom right",
-                textfont=dict(size=11), hoverinfo="skip", xaxis=axes[0], yaxis=axes[1])
+    return [dict(type="scatter", x=[0.0, x_end], y=[slo.target * 100] * 2, mode="lines+text", showlegend=False,
+                 name="target", line=dict(color=ROLE["budget"], dash="dash", width=1),
+                 text=[f"{slo.target:.0%}", ""], textposition="bottom right", textfont=dict(size=11),
+                 hoverinfo="skip", xaxis=axes[0], yaxis=axes[1]),
+            dict(type="scatter", x=[0.0], y=[2.0], mode="text", showlegend=False, name="SLO",
+                 text=[f"SLO: {slo_text(slo)}"], textposition="top right",
+                 textfont=dict(size=11, color="#444444"), hoverinfo="skip", xaxis=axes[0], yaxis=axes[1]),
+            dict(type="scatter", x=[None], y=[None], mode="lines", name="dotted: above the fleet's capacity",
+                 line=dict(color=ROLE["neutral"], dash="dot", width=1.5), hoverinfo="skip", xaxis=axes[0],
+                 yaxis=axes[1])]
 
 
 def attainment_spec(curves: Sequence[Curve], styles: Sequence[ArmStyle], slo: SLO) -> Spec:
     """Left: SLO attainment vs rate, one line per fleet. Right: each fleet's goodput and throughput.
 
     The dashed line is the target (90% of requests meet both SLOs): a fleet's goodput is
-    where its curve leaves it. Throughput (hollow bars) ignores the SLOs: what the fleet
+    where its curve leaves it. Dotted stretches are above the fleet's capacity. Throughput (hollow bars) ignores the SLOs: what the fleet
     finishes with every request queued at once. The two rankings can disagree.
     """
     data = []
     for c, st in zip(curves, styles):
         data += _curve_traces(c, st, c.label)
-    data.append(_target_trace(curves, slo))
+    data += _target_traces(curves, slo)
     names = [st.short for st in styles]
     data.append(dict(type="bar", x=names, y=[c.goodput_rps for c in curves], name="goodput (SLOs met by 90%)",
                      marker=dict(color=[st.color for st in styles], line=dict(color=[st.color for st in styles], width=2)),
-                     text=[f"{c.goodput_rps:.3g}" for c in curves], textposition="outside", showlegend=False,
+                     text=[f"{c.goodput_rps:.3g}" for c in curves], textposition="outside", textfont=dict(size=10),
+                     showlegend=False,
                      xaxis="x2", yaxis="y2", hovertemplate="%{x}: goodput %{y:.1f} req/s<extra></extra>"))
     data.append(dict(type="bar", x=names, y=[c.throughput_rps for c in curves], name="throughput (no SLO)",
                      marker=dict(color="rgba(255,255,255,0)", line=dict(color=[st.color for st in styles], width=2),
                                  pattern=dict(shape=".", fgcolor="#999999", size=6)),
-                     text=[f"{c.throughput_rps:.3g}" for c in curves], textposition="outside", showlegend=False,
+                     text=[f"{c.throughput_rps:.3g}" for c in curves], textposition="outside", textfont=dict(size=10),
+                     showlegend=False,
                      xaxis="x2", yaxis="y2", hovertemplate="%{x}: throughput %{y:.1f} req/s<extra></extra>"))
     return make_spec(data, _attainment_layout())
 
@@ -457,8 +465,7 @@ def goodput_readout(ttft_slo_ms: float = 400, decode_slo_ms: float = 15, decode_
 @lru_cache(maxsize=1)
 def _two_gpu_layout() -> dict:
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.1,
-                        subplot_titles=("SLO attainment vs request rate (dotted: above capacity)",
-                                        "ITL at a shared rate: p50 light, p99 hatched"))
+                        subplot_titles=("SLO attainment vs request rate", "ITL p50 (light), p99 (hatched)"))
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_xaxes(title_text="requests per second (Poisson)", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="requests meeting both SLOs (%)", range=[0, 104], row=1, col=1)
@@ -472,16 +479,17 @@ def two_gpu_spec(curves: Sequence[Curve], styles: Sequence[ArmStyle], slo: SLO, 
     data = []
     for c, st in zip(curves, styles):
         data += _curve_traces(c, st, c.label)
-    data.append(_target_trace(curves, slo))
+    data += _target_traces(curves, slo)
     names = [st.short for st in styles]
     colors = [st.color for st in styles]
     data.append(dict(type="bar", x=names, y=list(itl_p50_ms), name="ITL p50", showlegend=False,
-                     marker=dict(color=colors, opacity=0.45), text=[f"p50 {v:.1f}" for v in itl_p50_ms],
-                     textposition="outside", xaxis="x2", yaxis="y2",
+                     marker=dict(color=colors, opacity=0.45), text=[f"{v:.1f}" for v in itl_p50_ms],
+                     textposition="outside", textfont=dict(size=10), xaxis="x2", yaxis="y2",
                      hovertemplate="%{x}: ITL p50 %{y:.1f} ms<extra></extra>"))
     data.append(dict(type="bar", x=names, y=list(itl_p99_ms), name="ITL p99", showlegend=False,
                      marker=dict(color=colors, pattern=dict(shape="/", fgcolor="white")),
-                     text=[f"p99 {v:.1f}" for v in itl_p99_ms], textposition="outside", xaxis="x2", yaxis="y2",
+                     text=[f"{v:.1f}" for v in itl_p99_ms], textposition="outside", textfont=dict(size=10),
+                     xaxis="x2", yaxis="y2",
                      hovertemplate="%{x}: ITL p99 %{y:.1f} ms<extra></extra>"))
     return make_spec(data, _two_gpu_layout())
 
