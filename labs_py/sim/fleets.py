@@ -115,6 +115,7 @@ class Disaggregated:
 Fleet = Colocated | Disaggregated
 
 
+@lru_cache(maxsize=64)
 def engine_with_allreduce(engine: str | EngineProfile, factor: float) -> str | EngineProfile:
     """``engine`` with its all-reduce latency scaled by ``factor`` (a what-if for tensor parallelism).
 

@@ -388,6 +388,19 @@ def attainment_spec(curves: Sequence[Curve], styles: Sequence[ArmStyle], slo: SL
     return make_spec(data, _attainment_layout())
 
 
+@lru_cache(maxsize=8192)
+def _curve(fleet: Fleet, scenario: Scenario, grid: tuple[float, ...], slo: SLO) -> Curve:
+    """An attainment curve, cached: a figure and its readout ask for the same one."""
+    return attainment_curve(fleet, scenario, grid, slo)
+
+
+@lru_cache(maxsize=1024)
+def _latencies(fleet: Fleet, scenario: Scenario, rate_per_s: float) -> dict[str, float]:
+    """TTFT and ITL p50/p99 (ms) of one run, cached (a percentile of ~10^4 gaps is worth keeping)."""
+    r = run(fleet, scenario, rate_per_s)
+    return {f"{m}_p{q}_ms": r.percentile_ms(m, q) for m in ("ttft", "itl") for q in (50, 99)}
+
+
 def figure_scenario(prompt_tokens: int, output_tokens: int, model: str = DEFAULT_MODEL,
                     gpu: str = DEFAULT_GPU) -> Scenario:
     """The scenario every attainment figure simulates: Poisson arrivals, FIGURE_REQUESTS requests, seed 0."""
@@ -416,7 +429,7 @@ def _goodput_curves(ttft_slo_ms, decode_slo_ms, decode_metric, prompt_tokens, ou
     slo = figure_slo(ttft_slo_ms, decode_slo_ms, decode_metric)
     grid = rate_grid(sc, gpus)
     fleets = goodput_fleets(gpus, link_gbps, stalling)
-    curves = [attainment_curve(f, sc, grid, slo) for f in fleets]
+    curves = [_curve(f, sc, grid, slo) for f in fleets]
     splits = [f for f in fleets if isinstance(f, Disaggregated)]
     styles = [arm_style(f, splits.index(f) if f in splits else 0) for f in fleets]
     return curves, styles, slo
@@ -510,7 +523,7 @@ def _two_gpu(ttft_slo_ms, decode_slo_ms, decode_metric, prompt_tokens, output_to
     out = []
     for f in two_gpu_fleets(link_gbps):
         s = tp_sc if isinstance(f, Colocated) and f.tp > 1 else sc
-        out.append((f, attainment_curve(f, s, grid, slo), run(f, s, rate)))
+        out.append((f, _curve(f, s, grid, slo), _latencies(f, s, rate)))
     return out, slo, rate
 
 
@@ -525,7 +538,7 @@ def two_gpu_figure(ttft_slo_ms: float = 400, decode_slo_ms: float = 15, decode_m
     arms, slo, _ = _two_gpu(ttft_slo_ms, decode_slo_ms, decode_metric, prompt_tokens, output_tokens, link_gbps, model,
                             allreduce)
     return two_gpu_spec([c for _, c, _ in arms], [arm_style(f) for f, _, _ in arms], slo,
-                        [r.percentile_ms("itl", 50) for _, _, r in arms], [r.percentile_ms("itl", 99) for _, _, r in arms])
+                        [lat["itl_p50_ms"] for _, _, lat in arms], [lat["itl_p99_ms"] for _, _, lat in arms])
 
 
 def two_gpu_readout(ttft_slo_ms: float = 400, decode_slo_ms: float = 15, decode_metric: str = "tpot",
@@ -537,10 +550,8 @@ def two_gpu_readout(ttft_slo_ms: float = 400, decode_slo_ms: float = 15, decode_
     """
     arms, _, rate = _two_gpu(ttft_slo_ms, decode_slo_ms, decode_metric, prompt_tokens, output_tokens, link_gbps, model,
                              allreduce)
-    return {c.label: {"goodput_rps": c.goodput_rps, "throughput_rps": c.throughput_rps, "rate_per_s": rate,
-                      "ttft_p50_ms": r.percentile_ms("ttft", 50), "ttft_p99_ms": r.percentile_ms("ttft", 99),
-                      "itl_p50_ms": r.percentile_ms("itl", 50), "itl_p99_ms": r.percentile_ms("itl", 99)}
-            for _, c, r in arms}
+    return {c.label: {"goodput_rps": c.goodput_rps, "throughput_rps": c.throughput_rps, "rate_per_s": rate, **lat}
+            for _, c, lat in arms}
 
 
 __all__ = ["ArmStyle", "arm_style", "slo_text", "chunk_label", "interference_spec", "interference_figure",
