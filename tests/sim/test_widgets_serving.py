@@ -62,3 +62,20 @@ def test_two_gpu_readout_is_the_simulators():
 def test_named_slider_needs_a_label_per_value():
     with pytest.raises(ValueError, match="one label per value"):
         w.NamedSlider("x", "X", (1, 2), 1, value_labels=("one",))
+
+
+SERVING_EXERCISES = ["interf-extra-per-chunk", "interf-best-chunk", "interf-gap-share", "goodput-1p1d-25g",
+                     "goodput-best-split-long-prompts", "goodput-throughput-ratio-2048", "two-gpu-allreduce-ms",
+                     "two-gpu-free-speedup", "two-gpu-tp2-throughput-share"]
+
+
+@pytest.mark.parametrize("exercise_id", SERVING_EXERCISES)
+def test_exercises_have_computable_answers_that_check_out(exercise_id, capsys):
+    from labs_py import exercises
+
+    expected = exercises.get(exercise_id).expected()
+    assert exercises.is_correct(exercise_id, expected)
+    exercises.check(exercise_id, None)
+    assert "Not answered yet" in capsys.readouterr().out
+    if isinstance(expected, float):
+        assert not exercises.is_correct(exercise_id, expected * 1.2)
