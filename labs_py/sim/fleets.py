@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -32,7 +32,7 @@ from labs_py.models import get_model
 from labs_py.sim import engine as eng
 from labs_py.sim.metrics import SimResult
 from labs_py.sim.workload import Workload
-from labs_py.steptime import DEFAULT_ENGINE, EngineProfile, StepCoefficients, step_coefficients
+from labs_py.steptime import DEFAULT_ENGINE, EngineProfile, StepCoefficients, engine_profile, step_coefficients
 from labs_py.validate import non_negative_float, one_of, positive_float, positive_int
 
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -113,6 +113,25 @@ class Disaggregated:
 
 
 Fleet = Colocated | Disaggregated
+
+
+@lru_cache(maxsize=64)
+def engine_with_allreduce(engine: str | EngineProfile, factor: float) -> str | EngineProfile:
+    """``engine`` with its all-reduce latency scaled by ``factor`` (a what-if for tensor parallelism).
+
+    The fitted latency of the default engine comes from 2023 A100 software (DistServe's fits,
+    ``labs_py/data/calibration.json``); engines with custom all-reduce kernels pay less. ``factor=0``
+    makes all-reduces cost only their bytes over the link: an upper bound for what TP can gain.
+    ``factor=1`` returns ``engine`` itself, so simulations are shared with the unscaled engine.
+    Only fleets with ``tp > 1`` see a difference.
+    """
+    if factor == 1:
+        return engine
+    if factor < 0:
+        raise ValueError(f"factor must be >= 0 (a multiple of the fitted all-reduce latency); got {factor!r}")
+    prof = engine_profile(engine)
+    return replace(prof, name=f"{prof.name}, all-reduce x{factor:g}",
+                   allreduce_latency_s=prof.allreduce_latency_s * factor)
 #: ``timer_for(tp) -> step_seconds``: replaces the step-time model (e.g. with another simulator's).
 TimerFactory = Callable[[int], eng.StepTimer]
 

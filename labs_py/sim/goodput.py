@@ -52,10 +52,15 @@ class Scenario:
 
 
 @lru_cache(maxsize=4096)
-def run(fleet: Fleet, scenario: Scenario, rate_per_s: float) -> SimResult:
-    """Simulate ``fleet`` on ``scenario`` at ``rate_per_s`` (cached: same inputs, same object)."""
+def run(fleet: Fleet, scenario: Scenario, rate_per_s: float, record_steps: bool = False) -> SimResult:
+    """Simulate ``fleet`` on ``scenario`` at ``rate_per_s`` (cached: same inputs, same object).
+
+    ``record_steps=True`` also keeps every engine's step log (what each step carried), for
+    questions about steps rather than requests (:func:`labs_py.sim.interference.prefill_gap_share`).
+    """
     positive_float("rate_per_s", rate_per_s, "requests per second")
-    return simulate(fleet, scenario.workload(rate_per_s), scenario.model, scenario.gpu, engine=scenario.engine)
+    return simulate(fleet, scenario.workload(rate_per_s), scenario.model, scenario.gpu, engine=scenario.engine,
+                    record_steps=record_steps)
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,22 @@ def _max_throughput_cached(fleet: Fleet, scenario: Scenario) -> float:
     return simulate(fleet, w, scenario.model, scenario.gpu, engine=scenario.engine).throughput_rps
 
 
+def engine_busy_shares(fleet: Fleet, scenario: Scenario) -> tuple[float, ...]:
+    """For each engine (prefill engines first in an xPyD fleet), the fraction of the offline run it spent in steps.
+
+    The run is the one behind :func:`max_throughput_rps`: every request queued at once. A
+    prefill engine steps only when it has prompts, so its share says how much of that GPU
+    the workload uses: a split with too many prefill GPUs for its workload leaves them idle,
+    and loses throughput to colocated replicas, which share both phases and stay busy. (A
+    decode engine steps whenever anything is decoding, even a batch of one, so its share is
+    near 1 and says little about its load.)
+    """
+    w = make_workload(scenario.n_requests, 1.0, scenario.prompt_tokens, scenario.output_tokens,
+                      arrival="burst", seed=scenario.seed)
+    r = simulate(fleet, w, scenario.model, scenario.gpu, engine=scenario.engine, record_steps=True)
+    return tuple(float((log[:, 1] - log[:, 0]).sum() / r.makespan_s) for log in r.raw.step_log)
+
+
 @dataclass(frozen=True)
 class SplitResult:
     """Goodput of every xPyD split of ``gpus`` GPUs, and the best one."""
@@ -209,5 +230,6 @@ def split_search(
     return SplitResult(n, splits, g)
 
 
-__all__ = ["Scenario", "SLO", "run", "attainment_at", "goodput", "max_throughput_rps", "split_search", "SplitResult",
+__all__ = ["Scenario", "SLO", "run", "attainment_at", "goodput", "max_throughput_rps", "engine_busy_shares",
+           "split_search", "SplitResult",
            "DEFAULT_TARGET", "Colocated", "Disaggregated"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labs_py.sim.fleets import DEFAULT_GPU, DEFAULT_MODEL, Colocated, Disaggregated, simulate
+from labs_py.sim.metrics import SimResult
 from labs_py.sim.workload import Workload
 from labs_py.validate import non_negative_float, positive_int
 
@@ -75,14 +76,24 @@ def interference_trace(
     ctx = positive_int("context_tokens", context_tokens, "tokens")
     t0 = non_negative_float("arrival_s", arrival_s, "seconds")
     fleet = Disaggregated(1, 1, link_gbps=3600.0) if disaggregated else Colocated(1, chunk_tokens=chunk_tokens)
-    # the streams arrive together at t=0 with ctx-token prompts; find when they are all decoding
-    warm = simulate(fleet, Workload(np.zeros(b), np.full(b, ctx, dtype=np.int64), np.full(b, 2, dtype=np.int64)),
-                    model, gpu, engine=engine)
-    warm_end = float(np.nanmax(warm.raw.first_token_s))
+    ctx_prompts = np.full(b, ctx, dtype=np.int64)
+    # The streams arrive together at t=0 with ctx-token prompts. Run them alone first to find when
+    # they are all decoding: the prompt must arrive after that, or it would queue behind their
+    # prefills. (A 2-token dry run underestimates it: in the real run, the streams that are already
+    # decoding slow down the prefill steps of the others.) Events before the prompt arrives are the
+    # same with or without it, so this run's first tokens are the real run's.
+    guess = simulate(fleet, Workload(np.zeros(b), ctx_prompts, np.full(b, 2, dtype=np.int64)), model, gpu, engine=engine)
+    n_out = int((4 * float(np.nanmax(guess.raw.first_token_s)) + t0 + watch_s) / 0.004) + 64
+    while True:
+        warm = simulate(fleet, Workload(np.zeros(b), ctx_prompts, np.full(b, n_out, dtype=np.int64)), model, gpu,
+                        engine=engine)
+        warm_end = float(np.nanmax(warm.raw.first_token_s))
+        if float(np.min(warm.last_token_s)) > warm_end + t0 + watch_s:
+            break
+        n_out *= 2  # the streams must outlast the window
     t0 = warm_end + t0
-    n_out = int((t0 + watch_s) / 0.004) + 64  # enough tokens to outlast the window at any realistic step time
     arrivals = np.concatenate([np.zeros(b), [t0]])
-    prompts = np.concatenate([np.full(b, ctx), [p]]).astype(np.int64)
+    prompts = np.concatenate([ctx_prompts, [p]]).astype(np.int64)
     outs = np.concatenate([np.full(b, n_out), [2]]).astype(np.int64)
     res = simulate(fleet, Workload(arrivals, prompts, outs), model, gpu, engine=engine, record_steps=True)
     sel = res.itl_owner == 0
@@ -98,3 +109,32 @@ def interference_trace(
         step_start_s=log[:, 0], step_ms=step_ms, step_prefill_tokens=log[:, 2].astype(np.int64),
         prompt_arrival_s=t0, prompt_ttft_ms=float(res.ttft_s[-1] * 1e3),
     )
+
+
+def prefill_gap_share(result: SimResult) -> float:
+    """The fraction of all inter-token gaps during which the engine also did prefill work.
+
+    A decode step's gap runs from the engine's previous decode step to this one. It is
+    *slow* if any prefill work happened in it: a chunk riding along in the same step
+    (chunked prefill) or a whole prefill step in between (no chunking, the decodes
+    stall). Each decode step gives one gap to every request it carries, so steps are
+    weighted by their batch. This is the number behind "p50 does not move, p99 does":
+    the median gap is a clean step while this share is under 50%, and the 99th
+    percentile is a slow one as soon as it is over 1%. Needs a run with ``record_steps=True``.
+    """
+    if result.raw.step_log is None:
+        raise ValueError("prefill_gap_share needs the engines' step logs: simulate with record_steps=True")
+    slow = total = 0.0
+    for log in result.raw.step_log:
+        if not len(log):
+            continue
+        prefill_seen = np.cumsum(log[:, 2] > 0)  # prefill-carrying steps so far, this one included
+        dec = np.flatnonzero(log[:, 3] > 0)
+        if not dec.size:
+            continue
+        before = np.concatenate([[0], prefill_seen[dec[:-1]]])  # up to the previous decode step
+        polluted = prefill_seen[dec] > before
+        batch = log[dec, 3]
+        slow += float(batch[polluted].sum())
+        total += float(batch.sum())
+    return slow / total if total else 0.0
