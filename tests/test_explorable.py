@@ -103,11 +103,17 @@ def test_live_panel_rebuilds_when_the_trace_count_changes():
         (lambda: Dropdown("m", "M", {"x": object()}, None), "numbers or strings"),
         (lambda: Dropdown("m", "M", {"x": "a"}, "b"), "not one of its values"),
         (lambda: _toy(alt=" "), "text alternative"),
+        (lambda: Slider("x", "X", (1, 2), 1, value_labels=("one",)), "one label per value"),
     ],
 )
 def test_bad_definitions_are_rejected(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+def test_slider_value_labels_name_each_value():
+    s = Slider("chunk", "Chunk", (0, 512), 512, value_labels=("no chunking", "512 tokens"))
+    assert s.labels() == ["no chunking", "512 tokens"]
 
 
 def test_unknown_control_names_are_rejected():

@@ -55,7 +55,8 @@ def display_mode() -> str:
 class Slider:
     """A control over an ordered set of numeric values (shown as a slider).
 
-    ``fmt`` formats a value for display, e.g. ``"{:,} tokens"``.
+    ``fmt`` formats a value for display, e.g. ``"{:,} tokens"``; or ``value_labels``
+    names each value (one label per value, e.g. ``"no chunking"`` for a 0).
     """
 
     name: str
@@ -63,14 +64,21 @@ class Slider:
     values: tuple[float, ...]
     default: float
     fmt: str = "{}"
+    value_labels: tuple[str, ...] = ()
 
     kind = "slider"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(self.values))
+        object.__setattr__(self, "value_labels", tuple(self.value_labels))
         _check_control(self.name, self.values, self.default)
+        if self.value_labels and len(self.value_labels) != len(self.values):
+            raise ValueError(f"slider {self.name!r} needs one label per value; got {len(self.value_labels)} labels "
+                             f"for {len(self.values)} values")
 
     def labels(self) -> list[str]:
+        if self.value_labels:
+            return list(self.value_labels)
         return [self.fmt.format(v) for v in self.values]
 
 

@@ -13,7 +13,6 @@ docstring counts its simulations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from labs_py.models import get_model
 from labs_py.sim.fleets import DEFAULT_MODEL, Disaggregated
@@ -28,30 +27,13 @@ BATCHES = (1, 4, 16, 64)
 MODELS = ("meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-7B-Instruct")
 
 
-@dataclass(frozen=True)
-class NamedSlider(Slider):
-    """A slider whose values are shown by name (``value_labels``, one per value) rather than by ``fmt``."""
-
-    value_labels: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "value_labels", tuple(self.value_labels))
-        if len(self.value_labels) != len(self.values):
-            raise ValueError(f"slider {self.name!r} needs one label per value; got {len(self.value_labels)} labels "
-                             f"for {len(self.values)} values")
-
-    def labels(self) -> list[str]:
-        return list(self.value_labels)
-
-
 def _chunk(value: int) -> int | None:
     return None if value == NO_CHUNKING else int(value)
 
 
-def _chunk_slider(values: tuple[int, ...], default: int = 512) -> NamedSlider:
+def _chunk_slider(values: tuple[int, ...], default: int = 512) -> Slider:
     names = tuple("no chunking" if v == NO_CHUNKING else f"{v:,} tokens" for v in values)
-    return NamedSlider("chunk_tokens", "Prefill chunk", values, default, value_labels=names)
+    return Slider("chunk_tokens", "Prefill chunk", values, default, value_labels=names)
 
 
 def _ms(x: float) -> str:
@@ -370,7 +352,7 @@ def two_gpus() -> Explorable:
             Slider("ttft_slo_ms", "TTFT SLO", (200, 400, 1000), 400, fmt="{:,} ms"),
             Slider("decode_slo_ms", "Decode SLO", (10, 12, 15, 20, 30), 15, fmt="{} ms"),
             _metric_control(),
-            NamedSlider("allreduce", "TP all-reduce latency", (0.0, 0.25, 0.5, 0.75, 1.0), 1.0,
+            Slider("allreduce", "TP all-reduce latency", (0.0, 0.25, 0.5, 0.75, 1.0), 1.0,
                         value_labels=("free (bound)", "25% of fitted", "50% of fitted", "75% of fitted",
                                       f"fitted: {fitted}")),
         ),

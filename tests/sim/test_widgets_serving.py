@@ -59,11 +59,6 @@ def test_two_gpu_readout_is_the_simulators():
     assert shown["TP=2: goodput / throughput"] == f"{tp['goodput_rps']:.3g} req/s / {tp['throughput_rps']:.3g} req/s"
 
 
-def test_named_slider_needs_a_label_per_value():
-    with pytest.raises(ValueError, match="one label per value"):
-        w.NamedSlider("x", "X", (1, 2), 1, value_labels=("one",))
-
-
 SERVING_EXERCISES = ["interf-extra-per-chunk", "interf-best-chunk", "interf-gap-share", "goodput-1p1d-25g",
                      "goodput-best-split-long-prompts", "goodput-throughput-ratio-2048", "two-gpu-allreduce-ms",
                      "two-gpu-free-speedup", "two-gpu-tp2-throughput-share"]
