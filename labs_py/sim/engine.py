@@ -24,9 +24,16 @@ step, not one per token, and keeps running totals (batch size, total context) th
 change in O(1) per step; a request's finish is filed under the step index at which it
 will happen. The per-token work happens later, in numpy.
 
+**Prefix caching** (optional): requests may share a prefix (``prefix_id``). With
+``prefix_cache="local"`` each front engine keeps the prefixes it has prefilled
+(LMCache beside each engine); with ``"pool"`` every engine can fetch any prefix
+that any engine prefilled (a Mooncake-style shared pool). A hit fetches the
+prefix's KV first (``fetch_seconds(tokens)``, off the GPU), then prefills only
+the suffix, whose attention still reaches back over the prefix.
+
 Simplifications, stated: no preemption or swapping (admission waits for KV space
-instead); prefix caching is not modelled; a KV transfer moves at the link's line
-rate after a fixed setup latency, one transfer at a time per prefill instance.
+instead); a cache never evicts; a KV transfer moves at the link's line rate after
+a fixed setup latency, one transfer at a time per prefill instance.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import numpy as np
 StepTimer = Callable[[float, float, float, float, float], float]
 
 PROXIES: tuple[str, ...] = ("ttft_on_decode", "first_token_from_prefill")
+PREFIX_CACHES: tuple[str, ...] = ("none", "local", "pool")
 #: Run decode-only stretches in a tight loop (see ``fast_forward`` in :func:`run`); the tests turn it
 #: off to check that both paths give the same floats.
 FAST_FORWARD = True
@@ -74,6 +82,8 @@ class RawRun:
     step_log: list[np.ndarray] | None  # per engine, if recorded: rows (start_s, end_s, prefill_tokens, decodes)
     transfer_s: np.ndarray  # per request: seconds its KV spent on the link (0 colocated)
     kv_ready_s: np.ndarray  # per request: when its KV reached the decode engine (nan colocated)
+    cached_tokens: np.ndarray | None = None  # per request: prompt tokens whose KV came from a prefix cache
+    fetch_s: np.ndarray | None = None  # per request: seconds spent fetching that KV before prefill
 
 
 class _Engine:
@@ -112,6 +122,10 @@ def run(
     proxy: str = "ttft_on_decode",
     kv_transfer_s: Sequence[float] | None = None,
     record_steps: bool = False,
+    prefix_id: Sequence[int] | None = None,
+    prefix_tokens: Sequence[int] | None = None,
+    prefix_cache: str = "none",
+    fetch_seconds: Callable[[int], float] | None = None,
 ) -> RawRun:
     """Simulate ``instances`` serving the requests; returns the raw timeline.
 
@@ -119,9 +133,18 @@ def run(
     after prefill on a ``prefill`` engine, the KV crosses that engine's link
     (``kv_transfer_s[request]`` seconds, once the link is free) and the request goes
     to the least-loaded ``decode`` engine. ``proxy`` says where the first token comes
-    from in a disaggregated fleet (see :mod:`labs_py.sim.fleets`).
+    from in a disaggregated fleet (see :mod:`labs_py.sim.fleets`). ``prefix_id``
+    (-1: no shared prefix), ``prefix_tokens``, ``prefix_cache`` and ``fetch_seconds``
+    turn on prefix caching (see the module docstring).
     """
     n = len(arrival_s)
+    if prefix_cache not in PREFIX_CACHES:
+        raise ValueError(f"prefix_cache must be one of {PREFIX_CACHES}; got {prefix_cache!r}")
+    caching = prefix_cache != "none"
+    if caching and (prefix_id is None or prefix_tokens is None or fetch_seconds is None):
+        raise ValueError("prefix caching needs prefix_id, prefix_tokens and fetch_seconds")
+    pid = [int(x) for x in prefix_id] if caching else [-1] * n
+    plen = [int(x) for x in prefix_tokens] if caching else [0] * n
     arr = arrival_s.tolist()
     prompt = [int(x) for x in prompt_tokens]
     out = [int(x) for x in output_tokens]
@@ -143,6 +166,11 @@ def run(
     xfer = [0.0] * n
     ready = [float("nan")] * n
     first_k: list[tuple[int, int, int]] = []  # (request, engine, decode-step index) of decode-made first tokens
+    cached = [0] * n  # prompt tokens served from a prefix cache
+    fetched = [0.0] * n
+    caches: list[set[int]] = [set() for _ in engines]  # prefixes each engine holds ("local")
+    pool: set[int] = set()  # prefixes anyone holds ("pool")
+    target = [0] * n  # the front engine a request was routed to
 
     heap: list[tuple[float, int, int, int]] = []  # (time, seq, kind, payload); kind 0 = step end, 1 = KV arrives
     seq = 0
@@ -194,7 +222,8 @@ def run(
                 cap = s.prefill_batch_tokens if e.role == "prefill" else s.token_budget
                 while e.waiting:
                     r = e.waiting[0]
-                    p = prompt[r]
+                    h = cached[r]
+                    p = prompt[r] - h
                     if pf and (cap is None or pf_tokens + p > cap):
                         break
                     if e.role == "colocated":
@@ -205,7 +234,7 @@ def run(
                     e.waiting.popleft()
                     pf.append((r, p))
                     pf_tokens += p
-                    pairs += p * (p + 1) / 2.0
+                    pairs += p * h + p * (p + 1) / 2.0
                     if cap is None and e.role == "prefill":
                         break
             if not pf:
@@ -230,6 +259,7 @@ def run(
                     e.waiting.popleft()
                     e.reserved += need
                     e.prefilling.append(r)
+                    done_pf[r] = cached[r]
                 r = e.prefilling[i]
                 c0 = done_pf[r]
                 take = min(prompt[r] - c0, budget)
@@ -288,7 +318,9 @@ def run(
         what makes lightly loaded runs, which are mostly lone decode steps, cheap.
         """
         limit = arr[ai] if ai < n else inf
-        if e.role == "decode" and heap and heap[0][0] < limit:
+        # a decode engine can be reached by any event on the heap (a KV landing); with prefix
+        # caching, so can a colocated one (a prefix fetch finishing)
+        if (e.role == "decode" or caching) and heap and heap[0][0] < limit:
             limit = heap[0][0]
         step = e.spec.step_seconds
         times, buckets, log = e.times, e.buckets, e.log
@@ -312,6 +344,9 @@ def run(
 
     def first_or_kv_done(ei: int, e: _Engine, r: int, t: float) -> None:
         nonlocal seq
+        if caching and pid[r] >= 0:
+            caches[ei].add(pid[r])
+            pool.add(pid[r])
         if e.role == "colocated":
             first[r] = t
             m = out[r] - 1
@@ -345,6 +380,11 @@ def run(
             t, _, kind, x = heapq.heappop(heap)
             if kind == 0:
                 end_step(x, t)
+            elif kind == 2:  # a prefix fetch finished: the request joins its engine's queue
+                f = engines[target[x]]
+                f.waiting.append(x)
+                if not f.busy:
+                    start_step(target[x], t)
             else:
                 ready[x] = t
                 di = min(backs, key=lambda i: (engines[i].load(), i))
@@ -356,6 +396,13 @@ def run(
             r = ai
             ai += 1
             fi = front[0] if len(front) == 1 else min(front, key=lambda i: (engines[i].load(), i))
+            target[r] = fi
+            if caching and pid[r] >= 0 and pid[r] in (pool if prefix_cache == "pool" else caches[fi]):
+                cached[r] = min(plen[r], prompt[r] - 1)  # the last prompt token is always computed
+                fetched[r] = fetch_seconds(cached[r])
+                seq += 1
+                heapq.heappush(heap, (t_arr + fetched[r], seq, 2, r))  # queue for prefill once fetched
+                continue
             f = engines[fi]
             f.waiting.append(r)
             if not f.busy:
@@ -372,4 +419,6 @@ def run(
         step_log=[np.array(e.log, dtype=float).reshape(-1, 4) for e in engines] if record_steps else None,
         transfer_s=np.array(xfer),
         kv_ready_s=np.array(ready),
+        cached_tokens=np.array(cached, dtype=np.int64),
+        fetch_s=np.array(fetched),
     )

@@ -52,8 +52,12 @@ class Colocated:
     chunk_tokens: int | None = 512
     token_budget: int | None = None
     max_batch: int = 256
+    prefix_cache: str = "none"  # "none", "local" (LMCache beside each replica) or "pool" (shared)
+    cache_link_gbps: float = 504.0  # where cached KV comes from: PCIe Gen5 x16 by default (CPU memory)
 
     def __post_init__(self) -> None:
+        one_of("prefix_cache", self.prefix_cache, eng.PREFIX_CACHES, "prefix cache")
+        positive_float("cache_link_gbps", self.cache_link_gbps, "Gb/s")
         positive_int("replicas", self.replicas, "engines")
         positive_int("tp", self.tp, "GPUs per engine")
         _chunk(self.chunk_tokens)
@@ -87,8 +91,12 @@ class Disaggregated:
     prefill_batch_tokens: int | None = None
     transfer_latency_s: float = 0.0
     max_batch: int = 256
+    prefix_cache: str = "none"  # "none", "local" (LMCache on each prefill engine) or "pool" (Mooncake-style)
+    cache_link_gbps: float = 504.0  # where cached KV comes from: PCIe Gen5 x16 (local) or the pool's network
 
     def __post_init__(self) -> None:
+        one_of("prefix_cache", self.prefix_cache, eng.PREFIX_CACHES, "prefix cache")
+        positive_float("cache_link_gbps", self.cache_link_gbps, "Gb/s")
         positive_int("prefill", self.prefill, "prefill engines")
         positive_int("decode", self.decode, "decode engines")
         positive_float("link_gbps", self.link_gbps, "Gb/s")
@@ -148,6 +156,19 @@ def _kv_transfer_s(prompt_tokens: np.ndarray, kv_bytes_per_token: int, link_gbps
     return per[inv]
 
 
+def _caching(fleet: Fleet, workload: Workload, spec, kv_dtype: str) -> dict:
+    """The engine's prefix-caching arguments for this fleet and workload (none unless both ask for it)."""
+    if fleet.prefix_cache == "none":
+        return {}
+    if workload.prefix_id is None:
+        raise ValueError(f"prefix_cache={fleet.prefix_cache!r} needs a workload with shared prefixes "
+                         "(labs_py.sim.workload.make_prefix_workload)")
+    per_token = spec.kv_bytes_per_token(kv_dtype)
+    gbps = fleet.cache_link_gbps
+    return dict(prefix_id=workload.prefix_id, prefix_tokens=workload.prefix_tokens, prefix_cache=fleet.prefix_cache,
+                fetch_seconds=lambda tokens: transfer_seconds(int(tokens) * per_token, gbps))
+
+
 def simulate(
     fleet: Fleet,
     workload: Workload,
@@ -182,7 +203,8 @@ def simulate(
         timer, cap = timer_and_capacity(fleet.tp)
         inst = [eng.InstanceSpec("colocated", timer, fleet.chunk_tokens, fleet.token_budget, None, fleet.max_batch, cap, fleet.tp)
                 for _ in range(fleet.replicas)]
-        raw = eng.run(inst, workload.arrival_s, workload.prompt_tokens, workload.output_tokens, record_steps=record_steps)
+        raw = eng.run(inst, workload.arrival_s, workload.prompt_tokens, workload.output_tokens, record_steps=record_steps,
+                      **_caching(fleet, workload, spec, kv_dtype))
     elif isinstance(fleet, Disaggregated):
         pt, pcap = timer_and_capacity(fleet.prefill_tp)
         dt, dcap = timer_and_capacity(fleet.decode_tp)
@@ -193,7 +215,7 @@ def simulate(
         xfer = _kv_transfer_s(workload.prompt_tokens, spec.kv_bytes_per_token(kv_dtype), fleet.link_gbps,
                               fleet.transfer_latency_s)
         raw = eng.run(inst, workload.arrival_s, workload.prompt_tokens, workload.output_tokens, proxy=fleet.proxy,
-                      kv_transfer_s=xfer, record_steps=record_steps)
+                      kv_transfer_s=xfer, record_steps=record_steps, **_caching(fleet, workload, spec, kv_dtype))
     else:
         raise TypeError(f"fleet must be a Colocated or Disaggregated fleet; got {fleet!r} ({type(fleet).__name__})")
     return SimResult(workload, raw, fleet.gpus, label=fleet.label,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labs_py.validate import non_negative_float, one_of, positive_float, positive_int
+from labs_py.validate import fraction, non_negative_float, one_of, positive_float, positive_int
 
 ARRIVALS: tuple[str, ...] = ("poisson", "gamma", "uniform", "burst")
 
@@ -42,6 +42,9 @@ class Workload:
     prompt_tokens: np.ndarray
     output_tokens: np.ndarray
     label: str = ""
+    #: Optional shared prefixes: which prefix each request starts with (-1: none) and how long it is.
+    prefix_id: np.ndarray | None = None
+    prefix_tokens: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.arrival_s)
@@ -54,6 +57,14 @@ class Workload:
             )
         if np.any(np.diff(self.arrival_s) < 0) or self.arrival_s[0] < 0:
             raise ValueError("arrival_s must be sorted seconds >= 0")
+        if (self.prefix_id is None) != (self.prefix_tokens is None):
+            raise ValueError("prefix_id and prefix_tokens go together: give both or neither")
+        if self.prefix_id is not None:
+            if len(self.prefix_id) != n or len(self.prefix_tokens) != n:
+                raise ValueError(f"prefix_id and prefix_tokens need one entry per request ({n})")
+            shared = self.prefix_id >= 0
+            if np.any(self.prefix_tokens[shared] >= self.prompt_tokens[shared]) or np.any(self.prefix_tokens[shared] < 1):
+                raise ValueError("a shared prefix must be at least 1 token and shorter than its prompt (tokens)")
         if self.prompt_tokens.min() < 1 or self.output_tokens.min() < 1:
             raise ValueError(
                 f"prompt_tokens and output_tokens must be >= 1 token per request; got min prompt "
@@ -144,6 +155,40 @@ def make_workload(
     return Workload(np.cumsum(gaps), p, o, label=f"{arrival} {rate:g}/s")
 
 
+def make_prefix_workload(
+    n: int,
+    rate_per_s: float,
+    *,
+    n_prefixes: int,
+    prefix_tokens: int,
+    suffix_tokens: int,
+    output_tokens: int,
+    shared_fraction: float = 1.0,
+    arrival: str = "poisson",
+    cv: float = 1.0,
+    seed: int = 0,
+) -> Workload:
+    """Requests that start with one of ``n_prefixes`` shared prefixes (documents, system prompts).
+
+    A ``shared_fraction`` of the requests open with a prefix drawn uniformly from the
+    ``n_prefixes`` (its first use is a miss everywhere; later uses can hit a cache);
+    the rest have a unique prompt of the same total length. Every prompt is
+    ``prefix_tokens + suffix_tokens`` long.
+    """
+    positive_int("n_prefixes", n_prefixes, "prefixes")
+    positive_int("prefix_tokens", prefix_tokens, "tokens")
+    positive_int("suffix_tokens", suffix_tokens, "tokens")
+    frac = fraction("shared_fraction", shared_fraction)
+    base = make_workload(n, rate_per_s, prefix_tokens + suffix_tokens, output_tokens, arrival=arrival, cv=cv,
+                         seed=seed)
+    rng = np.random.default_rng(seed + 104729)
+    ids = np.where(rng.random(n) < frac, rng.integers(0, n_prefixes, n), -1).astype(np.int64)
+    lens = np.where(ids >= 0, prefix_tokens, 0).astype(np.int64)
+    return Workload(base.arrival_s, base.prompt_tokens, base.output_tokens,
+                    label=f"{base.label}, {n_prefixes} shared prefixes of {prefix_tokens} tokens",
+                    prefix_id=ids, prefix_tokens=lens)
+
+
 def at_rate(workload: Workload, rate_per_s: float) -> Workload:
     """The same requests, re-timed to arrive at ``rate_per_s`` (the gaps are scaled)."""
     rate = positive_float("rate_per_s", rate_per_s, "requests per second")
@@ -151,4 +196,5 @@ def at_rate(workload: Workload, rate_per_s: float) -> Workload:
     if not np.isfinite(base):
         raise ValueError("cannot re-time a burst workload (all requests at t=0) to a rate")
     return Workload(workload.arrival_s * (base / rate), workload.prompt_tokens, workload.output_tokens,
-                    label=f"{workload.label} @ {rate:g}/s")
+                    label=f"{workload.label} @ {rate:g}/s", prefix_id=workload.prefix_id,
+                    prefix_tokens=workload.prefix_tokens)
