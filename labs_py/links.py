@@ -49,6 +49,7 @@ class Link:
     """A catalog link: the vendor's quote, and its speed in Gb/s per direction."""
 
     id: str
+    short: str  # a label that fits on a figure: "100 GbE", "NVLink 4"
     name: str
     quoted_value: float
     quoted_unit: str

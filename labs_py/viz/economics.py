@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from labs_py.viz.spec import Spec, layout_of, make_spec
-from labs_py.viz.style import OKABE_ITO, ROLE, log_ticks, styled
+from labs_py.viz.style import OKABE_ITO, ROLE, labelled_hline, log_ticks, styled
 
 MS = 1e3
 #: Colours of the three verdicts, in the order the decision map codes them.
@@ -141,8 +141,8 @@ def overlap_figure(overlap: np.ndarray, exposed_s_by_link: Mapping[str, np.ndarr
 def queue_figure(utilisation: np.ndarray, ttft_s_by_model: Mapping[str, np.ndarray], floor_s: float) -> Spec:
     """Mean TTFT of a disaggregated request as the prefill fleet gets busier (log scale)."""
     fig = go.Figure()
-    fig.add_hline(y=floor_s * MS, line=dict(color=ROLE["neutral"], dash="dot"),
-                  annotation_text="prefill + transfer (no queue)", annotation_position="top left")
+    labelled_hline(fig, floor_s * MS, "prefill + transfer (no queue)", log_y=True, position="left",
+                   color=ROLE["neutral"], dash="dot")
     fig.update_xaxes(title_text="prefill fleet utilisation (%)", range=[0, 100])
     fig.update_yaxes(title_text="mean TTFT (ms)", **log_ticks())
     data = [dict(type="scatter", x=utilisation * 100, y=ttft * MS, name=label, mode="lines",
@@ -169,20 +169,3 @@ def per_class_figure(names: Sequence[str], penalties: Sequence[float], budgets: 
              marker=dict(symbol="line-ew-open", size=40, color=ROLE["budget"], line=dict(width=3, color=ROLE["budget"]))),
     ]
     return make_spec(data, _per_class_layout())
-
-
-def compression_figure(model_names: Sequence[str], breakeven_gbps: Mapping[str, Sequence[float]],
-                       catalog_links: Mapping[str, float]) -> Spec:
-    """The slowest link at which the split pays, per model and KV dtype (lower is more affordable)."""
-    fig = go.Figure()
-    for label, gbps in catalog_links.items():
-        fig.add_hline(y=gbps, line=dict(color="#333", dash="dot", width=1), annotation_text=label,
-                      annotation_position="right", annotation_font_size=10)
-    fig.update_layout(barmode="group")
-    fig.update_yaxes(title_text="break-even link speed (Gb/s)", **log_ticks())
-    colours = {"bf16": OKABE_ITO["vermillion"], "fp8": OKABE_ITO["sky"]}
-    patterns = {"bf16": "", "fp8": "/"}
-    data = [dict(type="bar", x=list(model_names), y=list(values), name=f"KV in {dtype}",
-                 marker=dict(color=colours.get(dtype, OKABE_ITO["grey"]), pattern=dict(shape=patterns.get(dtype, ""))))
-            for dtype, values in breakeven_gbps.items()]
-    return make_spec(data, layout_of(styled(fig, height=460)))

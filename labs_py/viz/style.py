@@ -7,6 +7,7 @@ colour alone: figures also differ by label, pattern or line dash.
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 
 OKABE_ITO = {
@@ -44,6 +45,20 @@ def log_ticks() -> dict:
     return dict(type="log", tickvals=LOG_TICKS, ticktext=[f"{v:,.10g}" for v in LOG_TICKS])
 
 
+def labelled_hline(fig: go.Figure, y: float, text: str, *, log_y: bool = False, position: str = "right",
+                   **line) -> None:
+    """A horizontal reference line with a label at its right (or left) end.
+
+    Plotly places *shapes* on a log axis by data value but *annotations* by the
+    logarithm of it, so on a log axis the label's y is ``log10(y)``.
+    """
+    fig.add_hline(y=y, line=line or dict(color="#333", dash="dot", width=1))
+    right = position == "right"
+    fig.add_annotation(x=1.0 if right else 0.0, xref="paper", xanchor="left" if right else "left",
+                       y=float(np.log10(y)) if log_y else y, yref="y", yanchor="bottom", text=text,
+                       showarrow=False, font=dict(size=10))
+
+
 def styled(fig: go.Figure, *, title: str | None = None, height: int = 420, legend_below: bool = False) -> go.Figure:
     """Apply the book's layout: white background, readable fonts, legend on top (or below the plot)."""
     fig.update_layout(
@@ -60,8 +75,8 @@ def styled(fig: go.Figure, *, title: str | None = None, height: int = 420, legen
     fig.update_xaxes(**axis)
     fig.update_yaxes(**axis)
     if legend_below:
-        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0),
-                          margin=dict(b=90))
+        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.24, xanchor="left", x=0),
+                          margin=dict(b=110))
     if title:
         fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)))
     return fig

@@ -23,7 +23,7 @@ PREFIXES = np.unique(np.geomspace(64, 32768, 19).round().astype(int))
 
 
 def _short(link_id: str) -> str:
-    return get_link(link_id).name.split(" (")[0]
+    return get_link(link_id).short
 
 
 def breakeven_by_model(prompt_tokens: int, max_ttft_penalty: float) -> dict[str, list[float]]:
@@ -111,4 +111,89 @@ def fetch_or_recompute() -> Explorable:
              "with a prefill, the dashed lines fetch it over links from 25 Gb/s to PCIe Gen5. Recompute grows a little "
              "faster than linearly (attention), fetch exactly linearly, so a link that beats recompute for one prefix "
              "length beats it for longer ones too; a faster GPU makes recompute cheaper and needs a faster link."),
+    )
+
+
+# --------------------------------------------------------------------------- Week 16 bonus, simulated
+from labs_py.sim import prefix as sim_prefix  # noqa: E402
+
+WARM_LINKS = ("25gbe", "100gbe", "pcie4-x16", "pcie5-x16")
+
+
+def _warm_arms(cache_link_gbps: float, prefix_tokens: int) -> dict[str, np.ndarray]:
+    cold = sim_prefix.warm_prefix_run("none", cache_link_gbps, prefix_tokens)
+    warm = sim_prefix.warm_prefix_run("local", cache_link_gbps, prefix_tokens)
+    hits = warm.raw.cached_tokens > 0
+    return {"no prefix cache": cold.ttft_s * 1e3,
+            "LMCache: requests that missed": warm.ttft_s[~hits] * 1e3,
+            "LMCache: requests that hit": warm.ttft_s[hits] * 1e3}
+
+
+def _warm_readout(cache_link_gbps, prefix_tokens):
+    cold = sim_prefix.warm_prefix_run("none", cache_link_gbps, prefix_tokens)
+    warm = sim_prefix.warm_prefix_run("local", cache_link_gbps, prefix_tokens)
+    hits = warm.raw.cached_tokens > 0
+    return {
+        "hit rate": f"{hits.mean():.0%}",
+        "TTFT p50, no cache -> LMCache": f"{fmt_seconds(np.percentile(cold.ttft_s, 50))} -> "
+                                         f"{fmt_seconds(np.percentile(warm.ttft_s, 50))}",
+        "TTFT p99, no cache -> LMCache": f"{fmt_seconds(np.percentile(cold.ttft_s, 99))} -> "
+                                         f"{fmt_seconds(np.percentile(warm.ttft_s, 99))}",
+        "fetch per hit": fmt_seconds(float(np.median(warm.raw.fetch_s[hits]))),
+    }
+
+
+@explorable_factory
+def warm_prefix() -> Explorable:
+    """LMCache beside a P/D split: warm prefixes skip most of their prefill."""
+    return Explorable(
+        title="LMCache + P/D (1P1D, Llama-3.1-8B, 5 req/s, 90% of prompts open with one of 16 documents)",
+        controls=(
+            Slider("cache_link_gbps", "Cache link", tuple(get_link(i).gbps for i in WARM_LINKS), get_link("pcie5-x16").gbps,
+                   value_labels=tuple(f"{_short(i)} ({get_link(i).gbps:g} Gb/s)" for i in WARM_LINKS)),
+            Slider("prefix_tokens", "Document", (1024, 3072, 8192), 3072, fmt="{:,} tokens"),
+        ),
+        figure_fn=lambda cache_link_gbps, prefix_tokens: viz.warm_ttft_figure(_warm_arms(cache_link_gbps, prefix_tokens)),
+        readout_fn=_warm_readout,
+        alt=("Cumulative distributions of time to first token. Without a prefix cache, every request prefills its "
+             "whole prompt. With LMCache, requests whose document was seen before fetch its KV and prefill only the "
+             "question, so their curve sits far to the left; requests that miss look like the uncached ones. A slower "
+             "cache link moves the warm curve right, and over a slow enough link the fetch costs more than it saves."),
+    )
+
+
+def _pool_spec(prefill_engines, pool_link_gbps):
+    s = sim_prefix.pool_vs_private(prefill_engines, float(pool_link_gbps))
+    return viz.pool_figure(s.n_prefixes, s.hit_rate, s.ttft_p50_s)
+
+
+def _pool_readout(prefill_engines, pool_link_gbps):
+    s = sim_prefix.pool_vs_private(prefill_engines, float(pool_link_gbps))
+    private, pool = list(sim_prefix.DESIGNS)[1:]
+    i = len(s.n_prefixes) - 1
+    return {
+        f"hit rate at {s.n_prefixes[i]} prefixes": f"private {s.hit_rate[private][i]:.0%}, pool {s.hit_rate[pool][i]:.0%}",
+        f"TTFT p50 at {s.n_prefixes[i]} prefixes": f"private {fmt_seconds(s.ttft_p50_s[private][i])}, "
+                                                   f"pool {fmt_seconds(s.ttft_p50_s[pool][i])}",
+        f"TTFT p50 at {s.n_prefixes[0]} prefixes": f"private {fmt_seconds(s.ttft_p50_s[private][0])}, "
+                                                   f"pool {fmt_seconds(s.ttft_p50_s[pool][0])}",
+    }
+
+
+@explorable_factory
+def pool_vs_private() -> Explorable:
+    """A Mooncake-style shared pool against private per-engine caches."""
+    return Explorable(
+        title="Shared KV pool vs private caches (xP2D, 12 req/s, 2,048-token prefixes, private caches on PCIe Gen5)",
+        controls=(
+            Slider("prefill_engines", "Prefill engines", (2, 4), 4, fmt="{} P"),
+            Slider("pool_link_gbps", "Pool network", (100, 200, 400), 200, fmt="{} Gb/s"),
+        ),
+        figure_fn=_pool_spec,
+        readout_fn=_pool_readout,
+        alt=("Left: the share of requests served from a cache against the number of distinct prefixes, for no cache, "
+             "private caches beside each prefill engine, and one shared pool. With few prefixes every design hits "
+             "almost always; with many, private caches miss whenever a reuse lands on another engine, and the pool "
+             "keeps hitting. Right: median TTFT; the pool pays a network fetch instead of a PCIe one, so it wins only "
+             "where its extra hits outweigh its slower fetches."),
     )

@@ -106,7 +106,7 @@ def decision_grid(model: str, kv_dtype: str, chunk_ms: float, max_ttft_penalty: 
 
 
 def _map_figure(model, kv_dtype, chunk_ms, max_ttft_penalty):
-    links = {get_link(i).name.split(" (")[0]: get_link(i).gbps for i in ("10gbe", "100gbe", "ib-ndr", "nvlink4")}
+    links = {get_link(i).short: get_link(i).gbps for i in ("10gbe", "100gbe", "ib-ndr", "nvlink4")}
     return viz.decision_map_figure(MAP_LINKS_GBPS, MAP_PROMPTS, decision_grid(model, kv_dtype, chunk_ms, max_ttft_penalty),
                                    catalog_links=links)
 
