@@ -1,3 +1,3 @@
 """Per-chapter content that is not a figure: the exercises each chapter registers."""
 
-from labs_py.chapters import economics, why  # noqa: F401
+from labs_py.chapters import economics, migration, why  # noqa: F401
