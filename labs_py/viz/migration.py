@@ -126,7 +126,7 @@ def _pool_heatmap(owners: tuple[str, ...], table: tuple[int, ...], freed: tuple[
             code, label = _FREE, ""
         z[r][c], text[r][c], ids[r][c] = code + 0.5, label, b
     return dict(type="heatmap", z=z, text=text, customdata=ids, texttemplate="%{text}",
-                textfont=dict(size=9 if cols <= GRID_COLUMNS else 7),
+                textfont=dict(size=(9 if len(table) <= 10 else 8) if cols <= GRID_COLUMNS else 6),
                 hovertemplate=f"{engine} {when}: physical block %{{customdata}} %{{text}}<extra></extra>",
                 zmin=0, zmax=len(BLOCK_COLOURS),
                 colorscale=_stepped(BLOCK_COLOURS), showscale=False, xgap=2, ygap=2, xaxis=xaxis, yaxis=yaxis)
@@ -208,8 +208,9 @@ def _usage_traces(trace, xaxis: str, yaxis: str) -> list[dict]:
              text=[f"{v:.1f}%<br>{n}" for v, n in zip(after, notes)], customdata=list(_USAGE_X),
              hovertemplate="%{customdata} after: %{y:.2f}% of the pool<extra></extra>"),
         dict(type="scatter", name="source without the request", legendgroup="usage",
-             x=[_USAGE_X["source"] + _BAR_OFFSET], y=[trace.source_usage_without_request * 100], mode="markers",
-             marker=dict(symbol="line-ew-open", size=34, color=OKABE_ITO["black"], line=dict(width=3)),
+             x=[_USAGE_X["source"] + _BAR_OFFSET + _BAR_WIDTH / 2 + 0.13],
+             y=[trace.source_usage_without_request * 100], mode="markers",
+             marker=dict(symbol="triangle-left", size=11, color=OKABE_ITO["black"]),
              hovertemplate="source without the request: %{y:.2f}% of the pool<extra></extra>", xaxis=xaxis, yaxis=yaxis),
     ]
 
@@ -241,8 +242,11 @@ def usage_figure(trace) -> Spec:
 # --------------------------------------------------------------------------- the KV's journey
 def _journey_traces(trace, xaxis: str, yaxis: str) -> list[dict]:
     shipped, recomputed = trace.shipped_tokens, trace.kv_tokens - trace.shipped_tokens
-    line = (f"{shipped} tokens of KV shipped: {fmt_bytes(trace.payload_bytes)} over the link<br>"
-            f"{recomputed} tokens recomputed on arrival")
+    def tokens(n: int) -> str:
+        return f"{n} token" if n == 1 else f"{n} tokens"
+
+    line = (f"{tokens(shipped)} of KV shipped: {fmt_bytes(trace.payload_bytes)} over the link<br>"
+            f"{tokens(recomputed)} recomputed on arrival")
     return [
         dict(type="bar", orientation="h", name="KV shipped", x=[shipped], y=[0], width=0.6, showlegend=False,
              marker=dict(color=ROLE["transfer"]), hovertemplate="%{x} tokens shipped<extra></extra>",
@@ -250,7 +254,7 @@ def _journey_traces(trace, xaxis: str, yaxis: str) -> list[dict]:
         dict(type="bar", orientation="h", name="KV recomputed", x=[recomputed], y=[0], width=0.6, showlegend=False,
              marker=dict(color=OKABE_ITO["purple"], pattern=dict(shape="x")),
              hovertemplate="%{x} tokens recomputed<extra></extra>", xaxis=xaxis, yaxis=yaxis),
-        dict(type="scatter", mode="text", x=[0], y=[1.0], text=[line], textposition="middle right", showlegend=False,
+        dict(type="scatter", mode="text", x=[0.6], y=[1.0], text=[line], textposition="middle right", showlegend=False,
              hoverinfo="skip", cliponaxis=False, textfont=dict(size=12), xaxis=xaxis, yaxis=yaxis),
     ]
 
@@ -258,7 +262,7 @@ def _journey_traces(trace, xaxis: str, yaxis: str) -> list[dict]:
 def _journey_axes(x_domain: list[float], y_domain: list[float], n: str) -> dict:
     return {
         f"xaxis{n}": dict(domain=x_domain, anchor=f"y{n}", range=[0, JOURNEY_MAX_TOKENS],
-                          title=dict(text="tokens of the request's KV"), fixedrange=True),
+                          title=dict(text="tokens of the request's KV", font=dict(size=12)), fixedrange=True),
         f"yaxis{n}": dict(domain=y_domain, anchor=f"x{n}", range=[-0.5, 1.5], showticklabels=False, showgrid=False,
                           showline=False, ticks="", fixedrange=True),
     }
@@ -337,7 +341,7 @@ _COMBINED_TOKENS_Y = [0.0, 0.16]
 def _combined_layout() -> dict:
     import plotly.graph_objects as go
 
-    x_pools = ([0.08, 0.52], [0.56, 1.0])
+    x_pools = ([0.06, 0.52], [0.54, 1.0])
     fig = go.Figure()
     styled(fig, height=900, legend_below=True)
     layout: dict = {}

@@ -52,7 +52,7 @@ def _move_readout(prompt_tokens: int, block_size_tokens: int, migrate_at: int, s
         "source": (f"{fmt_percent(r['source_usage_before'])} → {fmt_percent(r['source_usage_after'])} in use "
                    f"({_plural(held, 'block')} freed); without the request: {fmt_percent(r['source_usage_without_request'])}"
                    + (", equal: nothing leaked" if leak_free else ", DIFFERENT: blocks leaked")),
-        "destination billed": (f"{_plural(billed, 'block')} = ⌈{kv} tokens / {block_size_tokens}⌉"
+        "destination billed": (f"{_plural(billed, 'block')} = ceil({kv} tokens / {block_size_tokens} per block)"
                                + ("" if billed == expected else f", expected {expected}")),
         "block ids": (f"source {_id_runs(r['source_block_ids'])} → destination {_id_runs(r['destination_block_ids'])}; "
                       f"KV contents {'bit-for-bit equal' if r['kv_contents_identical'] else 'DIFFERENT'}"),
