@@ -19,6 +19,7 @@ returns to a position it has visited costs nothing.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -123,6 +124,40 @@ def _owners(engine: Engine, moving: str) -> tuple[str, ...]:
     return tuple(FREE if o is None else (MOVING if o == moving else OTHER) for o in engine.allocator.owners())
 
 
+_REQUEST_ID = "request"
+
+
+@lru_cache(maxsize=32)
+def _before_the_move(prompt_tokens: int, block_size_tokens: int, max_new_tokens: int) -> tuple[tuple[Engine, ...], Engine]:
+    """Both engines just before the move, for every migration point: ``(sources[k], destination)``.
+
+    The source runs once -- prefill, then decode steps, the neighbour decoding
+    alongside -- and is copied after prefill and after each decode step; the
+    destination's residents are prefilled once. Every setting of the sliders
+    with the same prompt and block size starts from these copies, so the
+    chapter's grid runs the source's steps once instead of once per setting.
+    """
+    model, blocks = _model(), pool_blocks(block_size_tokens)
+    src = Engine(model, num_blocks=blocks, block_size_tokens=block_size_tokens, name="source")
+    dst = Engine(model, num_blocks=blocks, block_size_tokens=block_size_tokens, name="destination")
+    src.add_request(_neighbour_prompt(_SOURCE_NEIGHBOUR_TOKENS, 1), SamplingParams(max_new_tokens=_NEIGHBOUR_NEW_TOKENS), "src-other")
+    for i, length in enumerate(_DEST_NEIGHBOUR_TOKENS):
+        dst.add_request(_neighbour_prompt(length, 10 + i), SamplingParams(max_new_tokens=_NEIGHBOUR_NEW_TOKENS), f"dst-other-{i}")
+    src.add_request(_prompt(prompt_tokens), SamplingParams(max_new_tokens=max_new_tokens), _REQUEST_ID)
+    src.step()  # prefill (the neighbour's too): the request now has its first token
+    dst.step()  # the destination's residents are prefilled and hold their blocks
+    sources = [_fresh_copy(src)]
+    for _ in range(max_new_tokens - 2):
+        src.step()  # a decode step on the source, the neighbour decoding alongside
+        sources.append(_fresh_copy(src))
+    return tuple(sources), dst
+
+
+def _fresh_copy(engine: Engine) -> Engine:
+    """An independent copy of ``engine`` (pool, queues, requests, random streams) that shares its model."""
+    return copy.deepcopy(engine, {id(engine.model): engine.model})
+
+
 @lru_cache(maxsize=64)
 def _source_alone_usage(block_size_tokens: int, decode_steps: int) -> float:
     """Usage of the chapter's source engine after prefill and ``decode_steps`` steps, had the request never come.
@@ -165,19 +200,9 @@ def trace_migration(
         )
     one_of("strategy", strategy, STRATEGIES, "recovery strategy")
 
-    model, blocks = _model(), pool_blocks(bs)
-    src = Engine(model, num_blocks=blocks, block_size_tokens=bs, name="source")
-    dst = Engine(model, num_blocks=blocks, block_size_tokens=bs, name="destination")
-    src.add_request(_neighbour_prompt(_SOURCE_NEIGHBOUR_TOKENS, 1), SamplingParams(max_new_tokens=_NEIGHBOUR_NEW_TOKENS), "src-other")
-    for i, length in enumerate(_DEST_NEIGHBOUR_TOKENS):
-        dst.add_request(_neighbour_prompt(length, 10 + i), SamplingParams(max_new_tokens=_NEIGHBOUR_NEW_TOKENS), f"dst-other-{i}")
-    rid = "request"
-    src.add_request(_prompt(n), SamplingParams(max_new_tokens=new), rid)
-
-    src.step()  # prefill (the neighbour's too): the request now has its first token
-    dst.step()  # the destination's residents are prefilled and hold their blocks
-    for _ in range(k):
-        src.step()  # decode steps on the source, the neighbour decoding alongside
+    model, blocks, rid = _model(), pool_blocks(bs), _REQUEST_ID
+    src_states, dst_state = _before_the_move(n, bs, new)
+    src, dst = _fresh_copy(src_states[k]), _fresh_copy(dst_state)
 
     src_owners_before, dst_owners_before = _owners(src, rid), _owners(dst, rid)
     src_usage_before, dst_usage_before = src.usage, dst.usage

@@ -87,8 +87,9 @@ def move() -> Explorable:
             "into just-freed cells. Middle left: both pools' usage before and after; the source's bar falls exactly to "
             "the mark of the same engine had the request never come, and the destination grows by ceil(tokens / block "
             "size) blocks. Middle right: how many of the request's tokens of KV were shipped and how many recomputed on "
-            "arrival. Bottom: the output tokens with the move and without it, coloured by the engine that made them: "
-            "they are the same tokens for every setting."
+            "arrival; blocks whose contents were recomputed on the destination rather than shipped are marked with a "
+            "circular arrow instead of an L. Bottom: the output tokens with the move and without it, coloured by the "
+            "engine that made them: they are the same tokens for every setting."
         ),
     )
 
