@@ -110,24 +110,28 @@ def bench_move(lengths, repeats, bar) -> list[tuple[int, str, float, float, int]
     return rows
 
 
-def bench_chapter(prompt_grid, bar) -> dict[str, float]:
+def bench_chapter(bar) -> dict[str, float]:
+    """Every setting of the chapter's main panel (``labs_py.widgets.migration.move``): the grid the
+    static page precomputes, traced and drawn one by one from a cold cache."""
+    from labs_py.widgets import migration as panels
+
     trace_migration.cache_clear()
-    grid = list(itertools.product(prompt_grid, BLOCK_SIZES, range(MAX_NEW_TOKENS - 1)))
+    ex = panels.move()
     trace_times, draw_times = [], []
     t_all = time.perf_counter()
-    for n, bs, k in grid:
+    for values in ex.combinations():
         t0 = time.perf_counter()
-        tr = trace_migration(n, bs, k)
+        tr = trace_migration(**values)
         t1 = time.perf_counter()
-        migration_figure_from_trace(tr)
+        ex.spec(**values)
         t2 = time.perf_counter()
-        assert tr.identical, (n, bs, k)
+        assert tr.identical, values
         trace_times.append(t1 - t0)
         draw_times.append(t2 - t1)
     total = time.perf_counter() - t_all
     bar.update(1)
     return {
-        "settings": len(grid),
+        "settings": ex.n_combinations,
         "trace_median_ms": statistics.median(trace_times) * 1e3,
         "trace_max_ms": max(trace_times) * 1e3,
         "draw_median_ms": statistics.median(draw_times) * 1e3,
@@ -143,7 +147,6 @@ def main(argv: list[str] | None = None) -> int:
     prefill_lengths = (32, 128) if args.quick else (32, 128, 512)
     batches = (1, 4) if args.quick else (1, 4, 16)
     move_lengths = (16, 64, 256) if args.quick else (16, 64, 256, 1024)
-    prompt_grid = (8, 24, 64) if args.quick else (4, 8, 16, 24, 32, 48, 64)
 
     t_start = time.perf_counter()
     total = len(prefill_lengths) + len(batches) + len(move_lengths) * len(STRATEGIES) + 1
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         pre = bench_prefill(prefill_lengths, repeats, bar)
         dec = bench_decode(batches, steps=8, repeats=repeats, bar=bar)
         mov = bench_move(move_lengths, repeats, bar)
-        chap = bench_chapter(prompt_grid, bar)
+        chap = bench_chapter(bar)
     elapsed = time.perf_counter() - t_start
 
     c = MODEL.config

@@ -9,6 +9,7 @@ still runs top to bottom. Scripts and tests use :func:`is_correct`.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -64,15 +65,23 @@ def is_correct(exercise_id: str, answer: Any) -> bool:
     return math.isclose(float(answer), float(expected), rel_tol=ex.rel_tol)
 
 
+#: The site's code column holds about 79 characters; verdicts wrap to fit it.
+WIDTH = 79
+
+
+def _say(text: str) -> None:
+    print(textwrap.fill(text, WIDTH, subsequent_indent="  "))
+
+
 def check(exercise_id: str, answer: Any) -> None:
     """Print a verdict on ``answer`` for exercise ``exercise_id`` (see :func:`is_correct` for a bool)."""
     ex = get(exercise_id)
     if answer is None:
-        print(f"[{exercise_id}] Not answered yet. {ex.hint}".rstrip())
+        _say(f"[{exercise_id}] Not answered yet. {ex.hint}".rstrip())
         return
     shown = f"{answer:.4g}" if isinstance(answer, float) else repr(answer)
     if is_correct(exercise_id, answer):
-        print(f"[{exercise_id}] Correct: {shown} {ex.unit}.")
+        _say(f"[{exercise_id}] Correct: {shown} {ex.unit}.")
         return
     tol = f" (within {ex.rel_tol:.0%})" if ex.rel_tol else ""
-    print(f"[{exercise_id}] Not yet: {shown} is not the answer{tol}, in {ex.unit}. {ex.hint}".rstrip())
+    _say(f"[{exercise_id}] Not yet: {shown} is not the answer{tol}, in {ex.unit}. {ex.hint}".rstrip())

@@ -17,8 +17,10 @@ prompts. It cannot hold forever, so a parked request has a **lease** of
 the request is demoted to the recompute strategy: it waits as tokens only, and
 the decode engine that finally takes it recomputes its KV. vLLM's NIXL
 connector does the same on its prefill side: it frees a request's blocks when
-the decode side has read them, or when ``VLLM_NIXL_ABORT_REQUEST_TIMEOUT``
-(480 s by default) expires.
+the decode side has read them, or when a lease expires (vLLM 0.32.0:
+``kv_connector_extra_config["kv_lease_duration"]``, 30 s by default, extended by
+heartbeats from the decode side; older versions used
+``VLLM_NIXL_ABORT_REQUEST_TIMEOUT``, 480 s by default). See docs/engine.md.
 
 Placement is first come, first served: if the oldest waiting request does not
 fit, younger ones wait behind it (no starvation of long prompts by short ones).
