@@ -29,7 +29,8 @@ def canonical(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb = nbformat.from_dict(nb)
     nb.metadata = nbformat.from_dict({"kernelspec": KERNEL, "language_info": {"name": "python"}})
     for cell in nb.cells:
-        cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in ("tags",)})
+        # tags (for tools) and slideshow (the presentation notebook's slide breaks) are kept
+        cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in ("tags", "slideshow")})
         if cell.cell_type != "code":
             continue
         if not is_check_cell(cell):
