@@ -59,6 +59,7 @@ def refresh(path: Path, timeout_s: int = 900) -> None:
 
     nb = nbformat.read(path, as_version=4)
     env_mode = os.environ.pop("LABS_PY_DISPLAY", None)
+    os.environ["LABS_PY_PREFETCH"] = "0"  # no background precompute while storing outputs
     try:
         NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()

@@ -164,3 +164,16 @@ def test_registry_rejects_unknown_keys():
         registry.build("ledgers")
     with pytest.raises(ValueError, match="no explorable factory 'nope'"):
         registry.build("economics.nope")
+
+
+def test_live_panel_prefetches_every_combination_in_the_background():
+    seen = []
+
+    def fig(a, b):
+        seen.append((a, b))
+        return make_spec([dict(type="scatter", x=[0], y=[a * b])], {})
+
+    panel = mech.LivePanel(_toy(figure_fn=fig), prefetch=True)
+    panel.prefetch_thread.join(timeout=10)
+    assert set(seen) == {(a, b) for a in (1, 2, 3) for b in (10, 100)}
+    assert mech.LivePanel(_toy(), prefetch=False).prefetch_thread is None

@@ -9,7 +9,10 @@
  */
 (function () {
   "use strict";
-  var CONFIG = { responsive: true, displaylogo: false };
+  // Explorables drop plotly's mode bar: its buttons are re-rendered on every Plotly.react (about 3 ms
+  // here), and the controls are how a reader explores. Plain figures keep it (zoom, pan, save as PNG).
+  var CONFIG = { responsive: true, displaylogo: false, displayModeBar: false };
+  var FIGURE_CONFIG = { responsive: true, displaylogo: false };
 
   function clone(obj) { return JSON.parse(JSON.stringify(obj)); }
 
@@ -91,7 +94,7 @@
 
   function setupFigure(root) {
     var spec = JSON.parse(root.querySelector("script.lx-figure").textContent);
-    Plotly.newPlot(root.querySelector(".lx-plot"), spec.data, spec.layout, CONFIG).then(function () {
+    Plotly.newPlot(root.querySelector(".lx-plot"), spec.data, spec.layout, FIGURE_CONFIG).then(function () {
       root.setAttribute("data-drawn", "true");
     });
   }

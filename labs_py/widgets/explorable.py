@@ -25,6 +25,7 @@ import itertools
 import json
 import math
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import wraps
@@ -35,6 +36,8 @@ import plotly.graph_objects as go
 from labs_py.viz.spec import Spec, as_spec
 
 DISPLAY_ENV = "LABS_PY_DISPLAY"
+#: Set to "0" to stop live panels from precomputing their combinations in the background.
+PREFETCH_ENV = "LABS_PY_PREFETCH"
 DISPLAY_MODES = ("live", "static")
 #: Refuse to precompute grids larger than this: the page would be too heavy.
 MAX_COMBINATIONS = 5000
@@ -292,7 +295,7 @@ def explorable_factory(fn: Callable[..., Explorable]) -> Callable[..., Explorabl
 class LivePanel:
     """The Jupyter side: ipywidgets controls wired to a FigureWidget and a readout."""
 
-    def __init__(self, explorable: Explorable) -> None:
+    def __init__(self, explorable: Explorable, *, prefetch: bool | None = None) -> None:
         import ipywidgets as w
 
         self.explorable = explorable
@@ -313,6 +316,29 @@ class LivePanel:
         self.readout = w.HTML(_live_readout_html(explorable.readout(**self.values)))
         self.widget = w.VBox([w.HTML(f"<b>{html.escape(explorable.title)}</b>"), w.HBox([w.VBox(list(self.controls.values()))]),
                               self.figure, self.readout])
+        if prefetch is None:
+            prefetch = os.environ.get(PREFETCH_ENV, "1") != "0"
+        self.prefetch_thread: threading.Thread | None = None
+        if prefetch:
+            self.prefetch_thread = threading.Thread(target=self._prefetch, name=f"prefetch {explorable.key}", daemon=True)
+            self.prefetch_thread.start()
+
+    def _prefetch(self) -> None:
+        """Compute every combination once, nearest to the defaults first, so that the caches behind
+        the figure functions (simulations, traces) are warm before the reader gets there.
+
+        Results are discarded: what is kept is whatever the figure functions memoise. A
+        failure stops the walk quietly; it will surface when the reader moves to that setting.
+        """
+        defaults = self.explorable.defaults()
+        combos = sorted(self.explorable.combinations(),
+                        key=lambda v: sum(v[k] != defaults[k] for k in v))
+        for values in combos:
+            try:
+                self.explorable.spec(**values)
+                self.explorable.readout(**values)
+            except Exception:  # noqa: BLE001 - reported when the reader reaches this setting
+                return
 
     def _on_change(self, name: str) -> Callable[[dict], None]:
         def handler(change: dict) -> None:
