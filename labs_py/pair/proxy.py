@@ -67,6 +67,7 @@ PREFILL_KV_TRANSFER_PARAMS = {
 }
 
 ROUTES = ("/v1/completions", "/v1/chat/completions")
+PROXY_KEY: "web.AppKey[PairProxy]" = web.AppKey("proxy")
 
 
 def prefill_request(body: dict) -> dict:
@@ -277,7 +278,7 @@ def make_app(prefill_urls: list[str], decode_urls: list[str], forward_kv_params:
     """The proxy as an ``aiohttp`` application (tests run it against fake upstreams)."""
     proxy = PairProxy(prefill_urls, decode_urls, forward_kv_params, prefill_cooldown_s)
     app = web.Application(client_max_size=64 * 2**20)
-    app["proxy"] = proxy
+    app[PROXY_KEY] = proxy
     app.on_startup.append(proxy.startup)
     app.on_cleanup.append(proxy.cleanup)
     for route in ROUTES:
