@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from labs_py.pair import capture as cap
-from labs_py.pair import launch, loadgen, metrics
+from labs_py.pair import contention, launch, loadgen, metrics
 from labs_py.pair.config import PairConfig, instance_spec, pair_python, pair_specs, proxy_argv, REPO_ROOT
 from labs_py.pair.tiny_model import TinyModelSpec, build_tiny_model
 
@@ -94,9 +94,19 @@ def scrape_all(run: Running) -> dict:
     return {name: metrics.scrape_counters(url) for name, url in run.instances.items()}
 
 
+def groups(run: Running) -> list[int]:
+    return [p.pid for p in run.procs.procs]
+
+
 def run_workload(run: Running, workload: str, seed: int = 0) -> tuple[list[dict], dict]:
-    """Run a named workload against ``run``; return (request records, metrics before/after/delta)."""
+    """Run a named workload against ``run``; return (request records, metrics before/after/delta).
+
+    Waits for a quiet machine first, and records how many cores other programs
+    used during the run in ``run.topology["contention"]``.
+    """
     desc, kw = WORKLOADS[workload]
+    quiet = contention.wait_for_quiet(groups(run))
+    window = contention.Window(groups(run))
     before = scrape_all(run)
     model = run.cfg.served_model_name
     if workload.startswith("rate"):
@@ -108,6 +118,7 @@ def run_workload(run: Running, workload: str, seed: int = 0) -> tuple[list[dict]
         reqs = asyncio.run(loadgen.run_mixed(run.target_url, model, seed=seed, **kw))
     else:
         raise ValueError(f"unknown workload {workload!r}; expected one of {sorted(WORKLOADS)}")
+    run.topology["contention"] = {"before_run": quiet, "during_run": window.close()}
     time.sleep(1.5)  # let the engines' stat loggers publish the last step
     after = scrape_all(run)
     m = {name: {"before": before[name], "after": after[name], "delta": metrics.delta(before[name], after[name])}
@@ -160,7 +171,7 @@ def capture(topology: str, workload: str, seed: int = 0, out_dir=cap.CAPTURE_DIR
             command=f".venv-pair/bin/python -m labs_py.pair capture {topology} {workload}",
             config={**cfg.to_dict(), "topology": run.topology}, workload={"name": workload, "seed": seed,
                                                                             **WORKLOADS[workload][1]},
-            requests=reqs, metrics=m, model=manifest, **extra,
+            requests=reqs, metrics=m, model=manifest, contention=run.topology["contention"], **extra,
         )
     path = cap.write_capture(c, out_dir / f"{label}.json")
     return str(path)

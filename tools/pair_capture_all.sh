@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Re-make every committed capture of the real pair (about 30-40 minutes on 2 cores, more if other
+# programs keep the machine busy: each run first waits for a quiet machine).
+#
+#   bash tools/pair_capture_all.sh            # everything
+#   bash tools/pair_capture_all.sh pair-1each rate   # one capture (same as the python command)
+#
+# One capture on its own:  .venv-pair/bin/python -m labs_py.pair capture TOPOLOGY WORKLOAD
+# One drill on its own:    .venv-pair/bin/python -m labs_py.pair drill NAME
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+bash tools/pair_env.sh
+PY=.venv-pair/bin/python
+$PY -m labs_py.pair build-model
+if [[ $# -eq 2 ]]; then
+  exec $PY -m labs_py.pair capture "$1" "$2"
+fi
+T0=$SECONDS
+step=0
+run() { step=$((step + 1)); echo "[pair-capture-all $((SECONDS - T0))s] ($step/15) $*"; $PY -m labs_py.pair "$@"; }
+run capture single-1core rate
+run capture single-2core rate
+run capture pair-1each rate
+run capture single-1core sweep
+run capture single-2core sweep
+run capture pair-1each sweep
+run capture single-1core mixed
+run capture single-2core mixed
+run capture pair-1each mixed
+run capture pair-1p2d mixed
+run bench-crosscheck
+run drill kill-decode
+run drill kill-prefill
+run drill forget-kv-params
+run drill mismatch
+echo "[pair-capture-all] done in $((SECONDS - T0)) s"
