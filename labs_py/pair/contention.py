@@ -79,7 +79,7 @@ class Window:
 
 
 def wait_for_quiet(process_groups: list[int], max_foreign_cores: float = 0.15, window_s: float = 5.0,
-                   timeout_s: float = 900.0) -> dict:
+                   timeout_s: float = 120.0) -> dict:
     """Wait until other programs use less than ``max_foreign_cores`` over a ``window_s`` window.
 
     Returns ``{"waited_s", "foreign_cores", "quiet"}``; ``quiet`` is false if

@@ -28,7 +28,7 @@ import numpy as np
 
 from labs_py.pair import capture as cap
 from labs_py.pair import contention, runs, timing
-from labs_py.pair.config import STATE_DIR, PairConfig, base_env, pair_python
+from labs_py.pair.config import MEASURE_NICENESS, STATE_DIR, PairConfig, base_env, pair_python
 from labs_py.pair.tiny_model import TinyModelSpec, build_tiny_model
 
 SHAPE = {"num_prompts": 20, "input_len": 2000, "output_len": 32, "request_rate": 1.0, "seed": 0}
@@ -56,9 +56,14 @@ def bench_to_records(result: dict) -> list[dict]:
             result["errors"])):
         ok = not err and ttft and ttft > 0
         times = np.cumsum([ttft] + list(itl)).tolist() if ok else []
+        # one ITL per streamed chunk; a chunk may carry several tokens, and bench's TPOT
+        # divides by the token count, so the chunks' counts must add up to output_len
+        counts = [1] * len(times)
+        if counts and n_out > len(times):
+            counts[-1] += n_out - len(times)
         recs.append({"id": f"bench-{i}", "group": "bench", "prompt_tokens": n_in, "max_tokens": n_out,
                      "start_s": result["start_times"][i] - result["start_times"][0] if result.get("start_times") else 0.0,
-                     "token_times_s": times, "token_counts": [1] * len(times), "status": "ok" if ok else "error",
+                     "token_times_s": times, "token_counts": counts, "status": "ok" if ok else "error",
                      "error": err or None, "latency_s": lat})
     return recs
 
@@ -80,7 +85,7 @@ def compare(bench: dict, ours_on_bench: dict, ours_own: dict) -> list[dict]:
 
 
 def run() -> str:
-    cfg = PairConfig(**runs.TOPOLOGIES["pair-1each"][1])
+    cfg = PairConfig(niceness=MEASURE_NICENESS, **runs.TOPOLOGIES["pair-1each"][1])
     manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
     out_dir = STATE_DIR / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,8 @@ import urllib.request
 
 from labs_py.pair import capture as cap
 from labs_py.pair import contention, launch, loadgen, metrics
-from labs_py.pair.config import REPO_ROOT, PairConfig, instance_spec, pair_python, proxy_argv
+from labs_py.pair.config import (MEASURE_NICENESS, REPO_ROOT, PairConfig, apply_niceness, instance_spec,
+                                 pair_python, proxy_argv)
 from labs_py.pair.tiny_model import TinyModelSpec, build_tiny_model
 
 LEASE_S = 10
@@ -94,11 +95,11 @@ def _write(name: str, description: str, cfg: PairConfig, topology: dict, workloa
 
 # ---- drill 1: kill decode mid-stream ------------------------------------------------------
 def drill_kill_decode() -> str:
-    cfg = PairConfig(kv_lease_duration_s=LEASE_S)
+    cfg = PairConfig(kv_lease_duration_s=LEASE_S, niceness=MEASURE_NICENESS)
     manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
     py = str(pair_python())
     specs = [instance_spec(cfg, "producer", 0, py), instance_spec(cfg, "consumer", 0, py)]
-    with launch.ProcessSet() as ps:
+    with launch.ProcessSet(MEASURE_NICENESS) as ps:
         procs = _start(ps, specs, {"proxy": proxy_argv(cfg, py)})
         _seq(cfg.proxy_url(), cfg, [64, 300], 4, 999, "warmup")
         window = contention.Window([p.pid for p in procs.values()])
@@ -181,12 +182,12 @@ def drill_kill_decode() -> str:
 
 # ---- drill 2: kill prefill -------------------------------------------------------------------
 def drill_kill_prefill() -> str:
-    cfg = PairConfig()
+    cfg = PairConfig(niceness=MEASURE_NICENESS)
     manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
     py = str(pair_python())
     specs = [instance_spec(cfg, "producer", 0, py), instance_spec(cfg, "consumer", 0, py)]
     lengths = [500, 1000, 1500]
-    with launch.ProcessSet() as ps:
+    with launch.ProcessSet(MEASURE_NICENESS) as ps:
         procs = _start(ps, specs, {"proxy": proxy_argv(cfg, py)})
         _seq(cfg.proxy_url(), cfg, [64, 300], 4, 999, "warmup")
         window = contention.Window([p.pid for p in procs.values()])
@@ -237,7 +238,7 @@ def drill_kill_prefill() -> str:
 def _mismatch_case(name: str, cfg_p: PairConfig, cfg_d: PairConfig, py: str) -> dict:
     specs = [instance_spec(cfg_p, "producer", 0, py), instance_spec(cfg_d, "consumer", 0, py)]
     out: dict = {"case": name, "producer_argv": list(specs[0].argv), "consumer_argv": list(specs[1].argv)}
-    with launch.ProcessSet() as ps:
+    with launch.ProcessSet(MEASURE_NICENESS) as ps:
         procs = {s.name: ps.start(s.name, list(s.argv), s.port, s.env) for s in specs}
         procs["proxy"] = ps.start("proxy", proxy_argv(cfg_p, py), cfg_p.proxy_port, {"PYTHONPATH": str(REPO_ROOT)})
         startup = {}
@@ -264,7 +265,7 @@ def _mismatch_case(name: str, cfg_p: PairConfig, cfg_d: PairConfig, py: str) -> 
 
 
 def drill_mismatch() -> str:
-    base = PairConfig()
+    base = PairConfig(niceness=MEASURE_NICENESS)
     manifest = build_tiny_model(base.model_dir, TinyModelSpec(seed=base.seed))
     py = str(pair_python())
     cases = [
@@ -287,7 +288,7 @@ def _rejected_role_case(cfg: PairConfig, py: str) -> dict:
     kv["kv_role"] = "kv_prefill"
     argv[i] = json.dumps(kv, sort_keys=True)
     out: dict = {"case": "kv_role 'kv_prefill' (not one of vLLM's roles) on the producer", "producer_argv": argv}
-    with launch.ProcessSet() as ps:
+    with launch.ProcessSet(MEASURE_NICENESS) as ps:
         p = ps.start("prefill0", argv, spec.port, spec.env)
         try:
             launch.wait_ready(p, 300, progress=False)
@@ -300,13 +301,13 @@ def _rejected_role_case(cfg: PairConfig, py: str) -> dict:
 
 # ---- drill 4: a proxy that forgets kv_transfer_params ---------------------------------------------
 def drill_forget_kv_params() -> str:
-    cfg = PairConfig(kv_lease_duration_s=LEASE_S)
+    cfg = PairConfig(kv_lease_duration_s=LEASE_S, niceness=MEASURE_NICENESS)
     manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
     py = str(pair_python())
     specs = [instance_spec(cfg, "producer", 0, py), instance_spec(cfg, "consumer", 0, py)]
     buggy = cfg.replace(proxy_port=cfg.proxy_port + 1)
     lengths = [500, 1000, 2000]
-    with launch.ProcessSet() as ps:
+    with launch.ProcessSet(MEASURE_NICENESS) as ps:
         procs = _start(ps, specs, {"proxy": proxy_argv(cfg, py),
                                    "proxy-buggy": proxy_argv(buggy, py, forward_kv_params=False)})
         _seq(cfg.proxy_url(), cfg, [64, 300], 4, 999, "warmup")
@@ -367,4 +368,5 @@ DRILLS = {
 def run_drill(name: str) -> str:
     if name not in DRILLS:
         raise ValueError(f"unknown drill {name!r}; expected one of {sorted(DRILLS)} or 'all'")
+    apply_niceness(MEASURE_NICENESS)
     return DRILLS[name]()

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from labs_py.pair import capture as cap
 from labs_py.pair import contention, launch, loadgen, metrics
-from labs_py.pair.config import PairConfig, instance_spec, pair_python, pair_specs, proxy_argv, REPO_ROOT
+from labs_py.pair.config import (MEASURE_NICENESS, REPO_ROOT, PairConfig, apply_niceness, instance_spec,
+                                 pair_python, pair_specs, proxy_argv)
 from labs_py.pair.tiny_model import TinyModelSpec, build_tiny_model
 
 #: name -> (description, PairConfig changes, mode)
@@ -68,7 +69,8 @@ def bring_up(cfg: PairConfig, mode: str, forward_kv_params: bool = True, timeout
              with_proxy: bool = True):
     """Start ``mode`` (``"single"`` or ``"pair"``) from ``cfg``; yield :class:`Running`; stop everything."""
     py = str(pair_python())
-    with launch.ProcessSet() as ps:
+    apply_niceness(cfg.niceness)
+    with launch.ProcessSet(cfg.niceness) as ps:
         if mode == "single":
             specs = [instance_spec(cfg, "single", 0, py)]
         else:
@@ -154,7 +156,7 @@ def capture(topology: str, workload: str, seed: int = 0, out_dir=cap.CAPTURE_DIR
     if workload not in WORKLOADS:
         raise ValueError(f"unknown workload {workload!r}; expected one of {sorted(WORKLOADS)}")
     tdesc, changes, mode = TOPOLOGIES[topology]
-    cfg = PairConfig(**changes)
+    cfg = PairConfig(niceness=MEASURE_NICENESS, **changes)
     manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
     with bring_up(cfg, mode) as run:
         warm_up(run)
