@@ -17,6 +17,8 @@ Run it with the pair environment's interpreter (``.venv-pair/bin/python``;
     Run ``vllm bench serve`` and our load generator on the pair; compare percentiles.
 ``smoke``
     The real pair smoke test (token identity + metrics proof + clean stop).
+``report``
+    Headline figures from the committed captures (works in the light environment).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     dr.add_argument("name")
     sub.add_parser("bench-crosscheck")
     sub.add_parser("smoke")
+    sub.add_parser("report")
     a = ap.parse_args(argv)
 
     if a.cmd == "build-model":
@@ -95,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
         from labs_py.pair import crosscheck
 
         print(f"[pair] wrote {crosscheck.run()}")
+        return 0
+    if a.cmd == "report":
+        import json
+
+        from labs_py.pair.report import headline_figures
+
+        print(json.dumps(headline_figures(), indent=1, default=str))
         return 0
     if a.cmd == "smoke":
         from labs_py.pair.smoke import run_smoke
