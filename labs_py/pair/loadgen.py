@@ -76,7 +76,7 @@ async def stream_completion(session: aiohttp.ClientSession, url: str, model: str
         async with session.post(url + "/v1/completions", json=body,
                                 timeout=aiohttp.ClientTimeout(total=timeout_s)) as r:
             rec["http_status"] = r.status
-            rec["routed"] = {k: r.headers[k] for k in ("X-Pair-Prefill", "X-Pair-Decode") if k in r.headers}
+            rec["routed"] = {k: v for k, v in r.headers.items() if k.startswith("X-Pair-")}
             if r.status != 200:
                 rec["error"] = (await r.text())[:2000]
                 return rec

@@ -35,6 +35,11 @@ What can go wrong, and what this proxy does:
   so decode silently re-prefills. The output is still right; only decode's
   ``/metrics`` expose it.
 
+Response headers say where the time went: ``X-Pair-Prefill`` (which producer,
+or ``fallback (...)``), ``X-Pair-Decode``, ``X-Pair-Prefill-Leg-Ms`` (the whole
+prefill leg, as the proxy saw it) and ``X-Pair-Decode-Headers-Ms`` (until
+decode's response headers arrived).
+
 Several prefill and several decode instances are served round-robin, so one
 proxy runs 1P:1D, 1P:2D or 2P:2D. ``GET /proxy/stats`` returns counters
 (requests, fallbacks, mid-stream failures, per-upstream legs) for captures.
@@ -194,6 +199,7 @@ class PairProxy:
             return web.json_response({"error": {"message": "request body is not JSON"}}, status=400)
         self.stats["requests"] += 1
         request_id = request.headers.get("X-Request-Id") or f"pair-{uuid.uuid4().hex}"
+        t_in = time.perf_counter()
         try:
             kv_params, prefill_from = await self.run_prefill(path, body, request_id)
         except UpstreamRejected as e:
@@ -209,7 +215,9 @@ class PairProxy:
         decode_body = decode_request(body, kv_params)
         stream = bool(body.get("stream", False))
         decode_url = self.decode.order()[0]
-        headers = {"X-Pair-Prefill": prefill_header, "X-Pair-Decode": decode_url, "X-Request-Id": request_id}
+        t_prefilled = time.perf_counter()
+        headers = {"X-Pair-Prefill": prefill_header, "X-Pair-Decode": decode_url, "X-Request-Id": request_id,
+                   "X-Pair-Prefill-Leg-Ms": f"{(t_prefilled - t_in) * 1e3:.2f}"}
         self.stats[f"decode_legs:{decode_url}"] += 1
         try:
             upstream = await self.session.post(
@@ -220,6 +228,7 @@ class PairProxy:
             msg = f"decode instance {decode_url} unreachable: {type(e).__name__}: {e}"
             return web.json_response({"error": {"message": msg, "type": "upstream_error", "code": 502}},
                                      status=502, headers=headers)
+        headers["X-Pair-Decode-Headers-Ms"] = f"{(time.perf_counter() - t_prefilled) * 1e3:.2f}"
         async with upstream:
             if upstream.status != 200 or not stream:
                 try:
