@@ -4,6 +4,7 @@
 #
 #   bash tools/pair_capture_all.sh            # everything
 #   bash tools/pair_capture_all.sh pair-1each rate   # one capture (same as the python command)
+#   PAIR_FROM_STEP=7 bash tools/pair_capture_all.sh  # resume at step 7
 #
 # One capture on its own:  .venv-pair/bin/python -m labs_py.pair capture TOPOLOGY WORKLOAD
 # One drill on its own:    .venv-pair/bin/python -m labs_py.pair drill NAME
@@ -19,7 +20,8 @@ if [[ $# -eq 2 ]]; then
 fi
 T0=$SECONDS
 step=0
-run() { step=$((step + 1)); echo "[pair-capture-all $((SECONDS - T0))s] ($step/15) $*"; $PY -m labs_py.pair "$@"; }
+FROM=${PAIR_FROM_STEP:-1}
+run() { step=$((step + 1)); [[ $step -lt $FROM ]] && return 0; echo "[pair-capture-all $((SECONDS - T0))s] ($step/15) $*"; $PY -m labs_py.pair "$@"; }
 run capture single-1core rate
 run capture single-2core rate
 run capture pair-1each rate

@@ -128,7 +128,7 @@ def _up(a) -> int:
         print(f"[pair] SKIPPED: {reason}")
         return 0
     specs = [instance_spec(cfg, "single", 0, a.python)] if a.mode == "single" else pair_specs(cfg, a.python)
-    procs = [launch.start(s.name, list(s.argv), s.port, s.env) for s in specs]
+    procs = [launch.start(s.name, list(s.argv), s.port, s.env, cpus=s.affinity()) for s in specs]
     if a.mode == "pair":
         procs.append(launch.start("proxy", proxy_argv(cfg, a.python), cfg.proxy_port, {"PYTHONPATH": str(REPO_ROOT)}))
     try:

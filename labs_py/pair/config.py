@@ -93,8 +93,14 @@ class PairConfig:
     decode_cores: tuple[tuple[int, ...], ...] = ((1,),)
     kv_lease_duration_s: int = 30  # how long P keeps blocks that D has not read
     nixl_progress_delay_us: int = 100  # CPU path: NIXL progress thread sleeps this long between polls
+    shm_busy_loop_s: float | None = None  # vLLM's spin-after-read of its shared-memory queues (None: vLLM's 1 s)
     connector: str = "NixlConnector"
     niceness: int = 0  # scheduling priority of every process we start (negative needs root)
+    # CPU path: confine each instance's whole process tree (API server, engine core, worker) to
+    # its cores, not only the worker's OpenMP threads. vLLM's engine core and worker spin
+    # (sched_yield) for 1 s after every message; unconfined, one instance's spinners run on
+    # the core the other instance computes on.
+    confine_instances: bool = False
     extra_kv_config: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -208,6 +214,10 @@ class InstanceSpec:
     env: dict
     cores: tuple[int, ...]
 
+    def affinity(self) -> tuple[int, ...] | None:
+        """Cores the whole instance is confined to, or ``None`` (GPU path, or not confined)."""
+        return self.cores if self.env.get("LABS_PAIR_CONFINE") == "1" else None
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -269,6 +279,8 @@ def base_env(cfg: PairConfig) -> dict:
                 "LABS_PAIR_NIXL_PTHR_DELAY_US": str(cfg.nixl_progress_delay_us),
             }
         )
+    if cfg.shm_busy_loop_s is not None:
+        env["LABS_PAIR_SHM_BUSY_LOOP_S"] = f"{cfg.shm_busy_loop_s:g}"
     return env
 
 
@@ -310,6 +322,7 @@ def instance_spec(cfg: PairConfig, role: str, index: int = 0, python: str | None
         env["VLLM_NIXL_SIDE_CHANNEL_PORT"] = str(cfg.side_channel_port(role, index))
     if cfg.backend == "cpu":
         env["VLLM_CPU_OMP_THREADS_BIND"] = _cores_arg(cores)
+        env["LABS_PAIR_CONFINE"] = "1" if cfg.confine_instances else "0"
     else:
         gpu = 0 if (cfg.n_gpus == 1 or role != "consumer") else 1
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)

@@ -68,7 +68,7 @@ def _post(url: str, body: dict, timeout_s: float = 120) -> tuple[int, dict | str
 
 
 def _start(ps: launch.ProcessSet, specs, proxies: dict[str, list[str]]) -> dict[str, launch.Process]:
-    procs = {s.name: ps.start(s.name, list(s.argv), s.port, s.env) for s in specs}
+    procs = {s.name: ps.start(s.name, list(s.argv), s.port, s.env, cpus=s.affinity()) for s in specs}
     for name, argv in proxies.items():
         port = int(argv[argv.index("--port") + 1])
         procs[name] = ps.start(name, argv, port, {"PYTHONPATH": str(REPO_ROOT)})
@@ -239,7 +239,7 @@ def _mismatch_case(name: str, cfg_p: PairConfig, cfg_d: PairConfig, py: str) -> 
     specs = [instance_spec(cfg_p, "producer", 0, py), instance_spec(cfg_d, "consumer", 0, py)]
     out: dict = {"case": name, "producer_argv": list(specs[0].argv), "consumer_argv": list(specs[1].argv)}
     with launch.ProcessSet(MEASURE_NICENESS) as ps:
-        procs = {s.name: ps.start(s.name, list(s.argv), s.port, s.env) for s in specs}
+        procs = {s.name: ps.start(s.name, list(s.argv), s.port, s.env, cpus=s.affinity()) for s in specs}
         procs["proxy"] = ps.start("proxy", proxy_argv(cfg_p, py), cfg_p.proxy_port, {"PYTHONPATH": str(REPO_ROOT)})
         startup = {}
         for n, p in procs.items():
@@ -289,7 +289,7 @@ def _rejected_role_case(cfg: PairConfig, py: str) -> dict:
     argv[i] = json.dumps(kv, sort_keys=True)
     out: dict = {"case": "kv_role 'kv_prefill' (not one of vLLM's roles) on the producer", "producer_argv": argv}
     with launch.ProcessSet(MEASURE_NICENESS) as ps:
-        p = ps.start("prefill0", argv, spec.port, spec.env)
+        p = ps.start("prefill0", argv, spec.port, spec.env, cpus=spec.affinity())
         try:
             launch.wait_ready(p, 300, progress=False)
             out["startup"] = {"prefill0": {"ready": True}}

@@ -140,13 +140,24 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 # ---- start / ready / stop -------------------------------------------------------------
+def _preexec(niceness: int, cpus: tuple[int, ...] | None):
+    def run() -> None:  # runs in the child between fork and exec
+        if niceness:
+            os.setpriority(os.PRIO_PROCESS, 0, niceness)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+    return run if (niceness or cpus) else None
+
+
 def start(name: str, argv: list[str], port: int, env: dict | None = None, log_dir: Path | None = None,
-          niceness: int = 0) -> Process:
+          niceness: int = 0, cpus: tuple[int, ...] | None = None) -> Process:
     """Start ``argv`` as its own process group with ``env`` added; log to ``log_dir/name.log``.
 
     A negative ``niceness`` (root only) raises the scheduling priority of the
     process and its children: on a machine shared with other programs, the
     measured processes then get the cores they are pinned to when they need them.
+    ``cpus`` confines the process and everything it spawns to those cores
+    (``sched_setaffinity``, inherited by children).
     """
     log_dir = LOG_DIR if log_dir is None else log_dir
     validate.positive_int("port", port, "TCP port")
@@ -161,7 +172,7 @@ def start(name: str, argv: list[str], port: int, env: dict | None = None, log_di
         popen = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=full_env, start_new_session=True,
-            preexec_fn=(lambda: os.setpriority(os.PRIO_PROCESS, 0, niceness)) if niceness else None,
+            preexec_fn=_preexec(niceness, cpus),
         )
     proc = Process(name, popen.pid, port, log_path, list(argv), time.time(), popen)
     (RUN_DIR / f"{name}.json").write_text(json.dumps(
@@ -275,8 +286,9 @@ class ProcessSet:
         self.procs: list[Process] = []
         self.niceness = niceness
 
-    def start(self, name: str, argv: list[str], port: int, env: dict | None = None) -> Process:
-        p = start(name, argv, port, env, niceness=self.niceness)
+    def start(self, name: str, argv: list[str], port: int, env: dict | None = None,
+              cpus: tuple[int, ...] | None = None) -> Process:
+        p = start(name, argv, port, env, niceness=self.niceness, cpus=cpus)
         self.procs.append(p)
         return p
 

@@ -75,7 +75,7 @@ def bring_up(cfg: PairConfig, mode: str, forward_kv_params: bool = True, timeout
             specs = [instance_spec(cfg, "single", 0, py)]
         else:
             specs = pair_specs(cfg, py)
-        procs = [ps.start(s.name, list(s.argv), s.port, s.env) for s in specs]
+        procs = [ps.start(s.name, list(s.argv), s.port, s.env, cpus=s.affinity()) for s in specs]
         proxy_cmd = None
         if mode == "pair" and with_proxy:
             proxy_cmd = proxy_argv(cfg, py, forward_kv_params)

@@ -55,7 +55,7 @@ def run_smoke(cfg: PairConfig | None = None) -> int:
         _say(t0, "(2/6) starting single instance, prefill, decode and proxy (about a minute on 2 cores)")
         specs = [instance_spec(cfg, "single", 0, py)] + pair_specs(cfg, py)
         for s in specs:
-            started.append(ps.start(s.name, list(s.argv), s.port, s.env))
+            started.append(ps.start(s.name, list(s.argv), s.port, s.env, cpus=s.affinity()))
         started.append(ps.start("proxy", proxy_argv(cfg, py), cfg.proxy_port, {"PYTHONPATH": str(REPO_ROOT)}))
         for p in started:
             launch.wait_ready(p, 600)
