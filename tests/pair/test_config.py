@@ -98,3 +98,12 @@ def test_bad_settings_are_refused_with_the_unit(changes, words):
 def test_config_round_trips_through_a_dict():
     cfg = PairConfig(n_decode=2, decode_cores=((1,), (1,)), single_cores=(0, 1))
     assert PairConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_instance_confinement_is_opt_in_and_follows_the_cores():
+    p, d = pair_specs(PairConfig(), python="py")
+    assert p.affinity() is None  # default: only the OpenMP threads are pinned
+    p, d = pair_specs(PairConfig(confine_instances=True), python="py")
+    assert p.affinity() == (0,) and d.affinity() == (1,)
+    g, = pair_specs(PairConfig(backend="gpu", n_prefill=1, n_decode=1), python="py")[:1]
+    assert g.affinity() is None

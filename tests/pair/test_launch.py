@@ -59,3 +59,16 @@ def test_down_stops_recorded_processes_by_pid():
     assert [r.name for r in launch.recorded()] == ["rec"]
     assert launch.stop_recorded() == ["rec"]
     assert not launch.group_members(p.pid)
+
+
+def test_cpus_confine_the_process_tree():
+    port = _free_port()
+    p = launch.start("pinned", [sys.executable, "-c", SERVER, str(port)], port, cpus=(0,))
+    try:
+        launch.wait_ready(p, 30, progress=False)
+        for pid in {p.pid} | p.descendants:
+            with open(f"/proc/{pid}/status") as f:
+                allowed = [ln.split()[1] for ln in f if ln.startswith("Cpus_allowed_list")][0]
+            assert allowed == "0"
+    finally:
+        launch.stop(p)
