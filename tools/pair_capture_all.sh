@@ -21,7 +21,7 @@ fi
 T0=$SECONDS
 step=0
 FROM=${PAIR_FROM_STEP:-1}
-run() { step=$((step + 1)); [[ $step -lt $FROM ]] && return 0; echo "[pair-capture-all $((SECONDS - T0))s] ($step/15) $*"; $PY -m labs_py.pair "$@"; }
+run() { step=$((step + 1)); [[ $step -lt $FROM ]] && return 0; echo "[pair-capture-all $((SECONDS - T0))s] ($step/17) $*"; $PY -m labs_py.pair "$@"; }
 run capture single-1core rate
 run capture single-2core rate
 run capture pair-1each rate
@@ -37,4 +37,6 @@ run drill kill-decode
 run drill kill-prefill
 run drill forget-kv-params
 run drill mismatch
+run capture single-1core-confined mixed
+run capture pair-1each-confined mixed
 echo "[pair-capture-all] done in $((SECONDS - T0)) s"

@@ -77,6 +77,7 @@ class PairConfig:
     max_num_seqs: int = 64
     seed: int = 0
     enforce_eager: bool = True  # skip torch.compile: startup ~40 s instead of 47-76 s
+    enable_prefix_caching: bool = True  # vLLM's default; drills that resend a prompt turn it off
     kv_cache_gib: float = 1.0  # CPU: VLLM_CPU_KVCACHE_SPACE
     gpu_memory_utilization: float = 0.8  # GPU: the fraction each GPU gives vLLM
     n_gpus: int = 2  # GPU path: 1 or 2
@@ -313,6 +314,8 @@ def instance_spec(cfg: PairConfig, role: str, index: int = 0, python: str | None
     ]
     if cfg.enforce_eager:
         argv.append("--enforce-eager")
+    if not cfg.enable_prefix_caching:
+        argv.append("--no-enable-prefix-caching")
     kv = cfg.kv_transfer_config(role)
     if kv is not None:
         argv += ["--kv-transfer-config", json.dumps(kv, sort_keys=True)]

@@ -166,7 +166,7 @@ def drill_kill_decode() -> str:
         "expectations": {
             "streams_end_with_an_explicit_error": all(r["status"] == "error" and "died mid-stream" in (r["error"] or "")
                                                       for r in streams),
-            "streams_got_tokens_before_the_kill": all(len(r["output_token_ids"]) > 0 for r in streams),
+            "a_stream_was_cut_mid_answer": any(len(r["output_token_ids"]) > 0 for r in streams),
             "later_requests_get_502_unreachable": all(r["http_status"] == 502 for r in after),
             "prefill_released_blocks_by_lease_expiry": expired >= len(after),
         },
@@ -182,7 +182,10 @@ def drill_kill_decode() -> str:
 
 # ---- drill 2: kill prefill -------------------------------------------------------------------
 def drill_kill_prefill() -> str:
-    cfg = PairConfig(niceness=MEASURE_NICENESS)
+    # prefix caching off: the same prompts are sent before and after the kill, and with the
+    # cache on, decode would find most of their KV already cached (local_cache_hit), which
+    # hides the recomputation this drill is about
+    cfg = PairConfig(niceness=MEASURE_NICENESS, enable_prefix_caching=False)
     manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
     py = str(pair_python())
     specs = [instance_spec(cfg, "producer", 0, py), instance_spec(cfg, "consumer", 0, py)]
@@ -301,7 +304,8 @@ def _rejected_role_case(cfg: PairConfig, py: str) -> dict:
 
 # ---- drill 4: a proxy that forgets kv_transfer_params ---------------------------------------------
 def drill_forget_kv_params() -> str:
-    cfg = PairConfig(kv_lease_duration_s=LEASE_S, niceness=MEASURE_NICENESS)
+    # prefix caching off, for the same reason as in drill_kill_prefill: both proxies send the same prompts
+    cfg = PairConfig(kv_lease_duration_s=LEASE_S, niceness=MEASURE_NICENESS, enable_prefix_caching=False)
     manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
     py = str(pair_python())
     specs = [instance_spec(cfg, "producer", 0, py), instance_spec(cfg, "consumer", 0, py)]

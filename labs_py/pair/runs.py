@@ -34,6 +34,13 @@ TOPOLOGIES: dict[str, tuple[str, dict, str]] = {
                    {"prefill_cores": ((0,),), "decode_cores": ((1,),)}, "pair"),
     "pair-1p2d": ("one prefill (core 0) and two decode instances (both on core 1) behind one proxy",
                   {"n_decode": 2, "prefill_cores": ((0,),), "decode_cores": ((1,), (1,))}, "pair"),
+    # The same two, with every process of an instance (API server, engine core, worker) confined
+    # to its core instead of only the worker's OpenMP threads: vLLM's engine core spins for 1 s
+    # after each message, and unconfined it spins on the other instance's core.
+    "single-1core-confined": ("one colocated vLLM instance, all of its processes confined to core 0",
+                              {"single_cores": (0,), "confine_instances": True}, "single"),
+    "pair-1each-confined": ("prefill confined to core 0, decode confined to core 1 (all their processes), proxy",
+                            {"prefill_cores": ((0,),), "decode_cores": ((1,),), "confine_instances": True}, "pair"),
 }
 
 #: name -> (description, kwargs); the function is chosen by the key's prefix.
