@@ -37,6 +37,6 @@ run drill kill-decode
 run drill kill-prefill
 run drill forget-kv-params
 run drill mismatch
-run capture single-1core-confined mixed
-run capture pair-1each-confined mixed
+run capture single-1core-unconfined mixed
+run capture pair-1each-unconfined mixed
 echo "[pair-capture-all] done in $((SECONDS - T0)) s"

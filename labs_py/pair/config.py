@@ -100,8 +100,9 @@ class PairConfig:
     # CPU path: confine each instance's whole process tree (API server, engine core, worker) to
     # its cores, not only the worker's OpenMP threads. vLLM's engine core and worker spin
     # (sched_yield) for 1 s after every message; unconfined, one instance's spinners run on
-    # the core the other instance computes on.
-    confine_instances: bool = False
+    # the core the other instance computes on. Measured (mixed load, pair 1 core each):
+    # unconfined, 2000-token prompts waited 9.1 s (p50) for their first token; confined, 0.77 s.
+    confine_instances: bool = True
     extra_kv_config: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -259,10 +259,17 @@ def _mismatch_case(name: str, cfg_p: PairConfig, cfg_d: PairConfig, py: str) -> 
                                                      "return_token_ids": True}, timeout_s=120)
             time.sleep(2.0)
             d1 = metrics.scrape_counters(cfg_d.url("consumer"))
-            out["client"] = {"http_status": status,
-                             "token_ids": body["choices"][0].get("token_ids") if isinstance(body, dict) else None,
+            got = body["choices"][0].get("token_ids") if isinstance(body, dict) else None
+            out["client"] = {"http_status": status, "token_ids": got,
                              "error": None if isinstance(body, dict) else body}
             out["decode_delta"] = metrics.delta(d0, d1)
+            # reference: the producer alone, colocated (no kv_transfer_params), same prompt
+            rs, rb = _post(cfg_p.url("producer"), {"model": cfg_p.served_model_name, "prompt": ref_prompt,
+                                                   "max_tokens": 16, "temperature": 0, "ignore_eos": True,
+                                                   "return_token_ids": True}, timeout_s=120)
+            ref = rb["choices"][0].get("token_ids") if isinstance(rb, dict) else None
+            out["reference_token_ids"] = ref
+            out["output_matches_colocated_reference"] = (got == ref) if got is not None else None
         out["log_excerpts"] = {n: _log_excerpt(p, 15) for n, p in procs.items()}
     return out
 

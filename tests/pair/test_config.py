@@ -100,10 +100,10 @@ def test_config_round_trips_through_a_dict():
     assert PairConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
 
 
-def test_instance_confinement_is_opt_in_and_follows_the_cores():
+def test_instance_confinement_is_the_default_and_follows_the_cores():
     p, d = pair_specs(PairConfig(), python="py")
-    assert p.affinity() is None  # default: only the OpenMP threads are pinned
-    p, d = pair_specs(PairConfig(confine_instances=True), python="py")
     assert p.affinity() == (0,) and d.affinity() == (1,)
+    p, d = pair_specs(PairConfig(confine_instances=False), python="py")
+    assert p.affinity() is None  # only the OpenMP threads are pinned
     g, = pair_specs(PairConfig(backend="gpu", n_prefill=1, n_decode=1), python="py")[:1]
     assert g.affinity() is None
