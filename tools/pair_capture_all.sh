@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-make every committed capture of the real pair (about 30-40 minutes on 2 cores, more if other
+# Re-make every committed capture of the real pair (840 s measured on a quiet 2-core machine; more if other
 # programs keep the machine busy: each run first waits for a quiet machine).
 #
 #   bash tools/pair_capture_all.sh            # everything
