@@ -1,0 +1,320 @@
+"""The disaggregation proxy: vLLM's NIXL handoff protocol, as a real async HTTP server.
+
+A client talks to one OpenAI-compatible endpoint. Behind it, every request
+takes two legs (the protocol of vLLM's NixlConnector in pull mode, as in
+vLLM's ``tests/v1/kv_connector/nixl_integration/toy_proxy_server.py``):
+
+1. **Prefill leg.** A copy of the request goes to a prefill instance (a
+   ``kv_producer``) with ``stream=False``, ``max_tokens=1`` (and
+   ``max_completion_tokens=1``), without ``stream_options`` and without
+   ``min_tokens`` (a ``min_tokens`` larger than 1 would contradict
+   ``max_tokens=1``), and with ``kv_transfer_params`` saying "I will decode
+   remotely": ``{"do_remote_decode": true, "do_remote_prefill": false, ...}``.
+   The producer computes the prompt's KV, keeps the blocks, and answers with
+   its own top-level ``kv_transfer_params``: where the blocks are (engine id,
+   block ids, host, port).
+2. **Decode leg.** The original request goes to a decode instance (a
+   ``kv_consumer``) with those ``kv_transfer_params`` copied **verbatim**. The
+   consumer pulls the blocks over NIXL, recomputes only the last prompt token,
+   and generates. Its bytes stream straight back to the client
+   (``text/event-stream`` when the client asked to stream).
+
+What can go wrong, and what this proxy does:
+
+* **Prefill is down** (connection refused, or a 5xx): try the next prefill
+  instance; when none answers, send the original request to decode without
+  ``kv_transfer_params``. Decode then prefills locally: a *colocated
+  fallback*. Output is still correct; TTFT and ITL lose the benefits of
+  disaggregation, and decode's ``/metrics`` show it (``local_compute`` > 0).
+* **Decode dies mid-stream**: the client gets an explicit SSE error event
+  (``{"error": {...}}``) naming the decode instance and how many bytes had
+  arrived, and no ``[DONE]``; a non-streaming client gets HTTP 502. A
+  truncated answer is never passed off as a complete one.
+* ``--drop-kv-transfer-params`` reproduces a classic bug for the drill: the
+  prefill leg still runs, but its ``kv_transfer_params`` are not forwarded,
+  so decode silently re-prefills. The output is still right; only decode's
+  ``/metrics`` expose it.
+
+Response headers say where the time went: ``X-Pair-Prefill`` (which producer,
+or ``fallback (...)``), ``X-Pair-Decode``, ``X-Pair-Prefill-Leg-Ms`` (the whole
+prefill leg, as the proxy saw it) and ``X-Pair-Decode-Headers-Ms`` (until
+decode's response headers arrived).
+
+Several prefill and several decode instances are served round-robin, so one
+proxy runs 1P:1D, 1P:2D or 2P:2D. ``GET /proxy/stats`` returns counters
+(requests, fallbacks, mid-stream failures, per-upstream legs) for captures.
+
+Needs ``aiohttp`` (a light dependency of the book's main environment too), not vLLM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import itertools
+import json
+import time
+import uuid
+from collections import Counter
+
+import aiohttp
+from aiohttp import web
+
+#: What the prefill leg asks the producer for: "keep the KV for a remote decoder".
+PREFILL_KV_TRANSFER_PARAMS = {
+    "do_remote_decode": True,
+    "do_remote_prefill": False,
+    "remote_engine_id": None,
+    "remote_block_ids": None,
+    "remote_host": None,
+    "remote_port": None,
+}
+
+ROUTES = ("/v1/completions", "/v1/chat/completions")
+PROXY_KEY: "web.AppKey[PairProxy]" = web.AppKey("proxy")
+
+
+def prefill_request(body: dict) -> dict:
+    """The prefill leg's body: one token, no streaming, no ``min_tokens``, remote-decode KV params."""
+    req = copy.deepcopy(body)
+    req["stream"] = False
+    req.pop("stream_options", None)
+    req.pop("min_tokens", None)
+    req["max_tokens"] = 1
+    if "max_completion_tokens" in req or "messages" in req:
+        req["max_completion_tokens"] = 1
+    req["kv_transfer_params"] = dict(PREFILL_KV_TRANSFER_PARAMS)
+    return req
+
+
+def decode_request(body: dict, kv_transfer_params: dict | None) -> dict:
+    """The decode leg's body: the client's request plus the producer's ``kv_transfer_params``.
+
+    With ``kv_transfer_params=None`` (prefill unavailable) the field is removed,
+    so decode prefills locally: the colocated fallback.
+    """
+    req = copy.deepcopy(body)
+    req.pop("kv_transfer_params", None)
+    if kv_transfer_params is not None:
+        req["kv_transfer_params"] = kv_transfer_params
+    return req
+
+
+def sse_error_event(message: str, code: int = 502) -> bytes:
+    """An OpenAI-style error as one server-sent event."""
+    payload = {"error": {"message": message, "type": "upstream_error", "code": code}}
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+class UpstreamRejected(Exception):
+    """The prefill instance refused the request itself (HTTP 4xx): the client must see it."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+
+
+class _RoundRobin:
+    """Round-robin over upstream URLs, skipping ones that failed within ``cooldown_s``."""
+
+    def __init__(self, urls: list[str], cooldown_s: float) -> None:
+        if not urls:
+            raise ValueError("need at least one upstream URL")
+        self.urls = list(urls)
+        self.cooldown_s = cooldown_s
+        self._cycle = itertools.cycle(range(len(urls)))
+        self._down_until: dict[str, float] = {}
+
+    def order(self) -> list[str]:
+        """All URLs, starting with the next in turn, healthy ones first."""
+        start = next(self._cycle)
+        rotated = self.urls[start:] + self.urls[:start]
+        now = time.monotonic()
+        healthy = [u for u in rotated if self._down_until.get(u, 0.0) <= now]
+        return healthy + [u for u in rotated if u not in healthy]
+
+    def mark_down(self, url: str) -> None:
+        self._down_until[url] = time.monotonic() + self.cooldown_s
+
+
+class PairProxy:
+    """State of one proxy: upstream pools, the HTTP client session, counters."""
+
+    def __init__(
+        self,
+        prefill_urls: list[str],
+        decode_urls: list[str],
+        forward_kv_params: bool = True,
+        prefill_cooldown_s: float = 5.0,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
+        self.prefill = _RoundRobin(prefill_urls, prefill_cooldown_s)
+        self.decode = _RoundRobin(decode_urls, 0.0)
+        self.forward_kv_params = forward_kv_params
+        self.connect_timeout_s = connect_timeout_s
+        self.stats: Counter = Counter()
+        self.session: aiohttp.ClientSession | None = None
+
+    async def startup(self, app: web.Application) -> None:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout_s)
+        self.session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0))
+
+    async def cleanup(self, app: web.Application) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    # ---- the two legs -------------------------------------------------------------
+    async def run_prefill(self, path: str, body: dict, request_id: str) -> tuple[dict | None, str]:
+        """Try each prefill instance in turn; return (kv_transfer_params, url) or (None, reason)."""
+        assert self.session is not None
+        reasons = []
+        for url in self.prefill.order():
+            try:
+                async with self.session.post(
+                    url + path, json=prefill_request(body), headers={"X-Request-Id": request_id}
+                ) as r:
+                    if r.status >= 500:
+                        reasons.append(f"{url}: HTTP {r.status}")
+                        self.prefill.mark_down(url)
+                        continue
+                    if r.status != 200:
+                        # a 4xx is the client's fault: pass it on instead of hiding it behind a fallback
+                        raise UpstreamRejected(r.status, await r.read())
+                    data = await r.json(content_type=None)
+                    self.stats[f"prefill_legs:{url}"] += 1
+                    return data.get("kv_transfer_params"), url
+            except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as e:
+                reasons.append(f"{url}: {type(e).__name__}")
+                self.prefill.mark_down(url)
+        return None, "; ".join(reasons)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        assert self.session is not None
+        path = request.path
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return web.json_response({"error": {"message": "request body is not JSON"}}, status=400)
+        self.stats["requests"] += 1
+        request_id = request.headers.get("X-Request-Id") or f"pair-{uuid.uuid4().hex}"
+        t_in = time.perf_counter()
+        try:
+            kv_params, prefill_from = await self.run_prefill(path, body, request_id)
+        except UpstreamRejected as e:
+            self.stats["prefill_rejected"] += 1
+            return web.Response(body=e.body, status=e.status, content_type="application/json")
+        if kv_params is None:
+            self.stats["colocated_fallbacks"] += 1
+            prefill_header = f"fallback ({prefill_from})"
+        else:
+            prefill_header = prefill_from
+        if not self.forward_kv_params:
+            kv_params = None  # the drill's bug: prefill ran, but its KV location is dropped
+        decode_body = decode_request(body, kv_params)
+        stream = bool(body.get("stream", False))
+        decode_url = self.decode.order()[0]
+        t_prefilled = time.perf_counter()
+        headers = {"X-Pair-Prefill": prefill_header, "X-Pair-Decode": decode_url, "X-Request-Id": request_id,
+                   "X-Pair-Prefill-Leg-Ms": f"{(t_prefilled - t_in) * 1e3:.2f}"}
+        self.stats[f"decode_legs:{decode_url}"] += 1
+        try:
+            upstream = await self.session.post(
+                decode_url + path, json=decode_body, headers={"X-Request-Id": request_id}
+            )
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as e:
+            self.stats["decode_unreachable"] += 1
+            msg = f"decode instance {decode_url} unreachable: {type(e).__name__}: {e}"
+            return web.json_response({"error": {"message": msg, "type": "upstream_error", "code": 502}},
+                                     status=502, headers=headers)
+        headers["X-Pair-Decode-Headers-Ms"] = f"{(time.perf_counter() - t_prefilled) * 1e3:.2f}"
+        async with upstream:
+            if upstream.status != 200 or not stream:
+                try:
+                    payload = await upstream.read()
+                except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as e:
+                    self.stats["decode_died_midstream"] += 1
+                    msg = f"decode instance {decode_url} died before its answer completed: {type(e).__name__}"
+                    return web.json_response({"error": {"message": msg, "type": "upstream_error", "code": 502}},
+                                             status=502, headers=headers)
+                return web.Response(body=payload, status=upstream.status, headers=headers,
+                                    content_type=upstream.content_type or "application/json")
+            resp = web.StreamResponse(status=200, headers=headers)
+            resp.content_type = "text/event-stream"
+            await resp.prepare(request)
+            n_bytes = 0
+            tail = b""
+            try:
+                async for chunk in upstream.content.iter_any():
+                    n_bytes += len(chunk)
+                    tail = (tail + chunk)[-64:]
+                    await resp.write(chunk)
+                if b"[DONE]" not in tail:
+                    raise aiohttp.ClientPayloadError("stream ended without [DONE]")
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as e:
+                self.stats["decode_died_midstream"] += 1
+                msg = (f"decode instance {decode_url} died mid-stream after {n_bytes} bytes "
+                       f"({type(e).__name__}); the answer is incomplete")
+                try:
+                    await resp.write(sse_error_event(msg))
+                except (ConnectionResetError, aiohttp.ClientConnectionError):
+                    pass
+            except ConnectionResetError:
+                self.stats["client_disconnected"] += 1
+                return resp
+            await resp.write_eof()
+            return resp
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def stats_handler(self, request: web.Request) -> web.Response:
+        return web.json_response(dict(self.stats))
+
+    async def models(self, request: web.Request) -> web.Response:
+        assert self.session is not None
+        url = self.decode.order()[0]
+        try:
+            async with self.session.get(url + "/v1/models") as r:
+                return web.Response(body=await r.read(), status=r.status, content_type="application/json")
+        except aiohttp.ClientConnectionError as e:
+            return web.json_response({"error": {"message": f"{url}: {e}"}}, status=502)
+
+
+def make_app(prefill_urls: list[str], decode_urls: list[str], forward_kv_params: bool = True,
+             prefill_cooldown_s: float = 5.0) -> web.Application:
+    """The proxy as an ``aiohttp`` application (tests run it against fake upstreams)."""
+    proxy = PairProxy(prefill_urls, decode_urls, forward_kv_params, prefill_cooldown_s)
+    app = web.Application(client_max_size=64 * 2**20)
+    app[PROXY_KEY] = proxy
+    app.on_startup.append(proxy.startup)
+    app.on_cleanup.append(proxy.cleanup)
+    for route in ROUTES:
+        app.router.add_post(route, proxy.handle)
+    app.router.add_get("/health", proxy.health)
+    app.router.add_get("/proxy/stats", proxy.stats_handler)
+    app.router.add_get("/v1/models", proxy.models)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8000)
+    ap.add_argument("--prefill", action="append", required=True, help="prefill instance URL (repeatable)")
+    ap.add_argument("--decode", action="append", required=True, help="decode instance URL (repeatable)")
+    ap.add_argument("--drop-kv-transfer-params", action="store_true",
+                    help="drill only: do not forward kv_transfer_params (decode silently re-prefills)")
+    ap.add_argument("--prefill-cooldown-s", type=float, default=5.0)
+    a = ap.parse_args(argv)
+    if a.host not in ("127.0.0.1", "localhost", "::1"):
+        ap.error(f"--host must be a loopback address; got {a.host!r}")
+    app = make_app(a.prefill, a.decode, not a.drop_kv_transfer_params, a.prefill_cooldown_s)
+    print(f"[proxy] 127.0.0.1:{a.port} prefill={a.prefill} decode={a.decode} "
+          f"forward_kv_params={not a.drop_kv_transfer_params}", flush=True)
+    web.run_app(app, host=a.host, port=a.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

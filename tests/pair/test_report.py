@@ -1,0 +1,44 @@
+import pytest
+
+from labs_py.pair import capture as cap
+from labs_py.pair import report
+
+
+def _rec(i, group, prompt, times):
+    return {"id": f"r{i}", "group": group, "prompt_tokens": prompt, "max_tokens": len(times), "start_s": 0.0,
+            "token_times_s": times, "token_counts": [1] * len(times), "output_token_ids": [1] * len(times),
+            "status": "ok", "error": None}
+
+
+def _cap(label, reqs, metrics=None):
+    return cap.new_capture(label=label, kind="mixed", description="d", command="c",
+                           config={"block_size_tokens": 32}, workload={}, requests=reqs, metrics=metrics or {})
+
+
+def test_itl_tail_ratio():
+    spiky = [_rec(0, "stream", 64, [0.1, 0.11, 0.12, 0.52, 0.53])]  # one 400 ms stall
+    smooth = [_rec(0, "stream", 64, [0.3, 0.31, 0.32, 0.33, 0.34])]
+    r = report.itl_tail_ratio(_cap("s", spiky), _cap("p", smooth))
+    assert r["single_itl_p99_ms"] == pytest.approx(388.3, rel=1e-3)
+    assert r["pair_itl_p99_ms"] == pytest.approx(10.0)
+    assert r["itl_p99_ratio_single_over_pair"] == pytest.approx(38.83, rel=1e-3)
+
+
+def test_ttft_toll_per_length_and_fit():
+    single = [_rec(i, "sweep", n, [n / 1000.0, n / 1000.0 + 0.01]) for i, n in enumerate([100, 1000, 2000])]
+    pair = [_rec(i, "sweep", n, [n / 1000.0 + 0.1 + n / 10000.0, 1.0 + n]) for i, n in enumerate([100, 1000, 2000])]
+    t = report.ttft_toll(_cap("s", single), _cap("p", pair))
+    assert t["toll_ms"][1000] == pytest.approx(200.0)
+    assert t["toll_fit_ms_per_token"] == pytest.approx(0.1)
+    assert t["toll_fit_intercept_ms"] == pytest.approx(100.0)
+
+
+def test_payload_and_link_speed():
+    reqs = [_rec(0, "x", 100, [0.1, 0.2]), _rec(1, "x", 2000, [0.1, 0.2])]  # 4 + 63 blocks
+    delta = {"nixl_bytes_transferred": 67 * 131072.0, "nixl_transfers": 2.0, "nixl_xfer_time_s": 0.01}
+    c = _cap("pair-x", reqs, {"decode0": {"before": {}, "after": {}, "delta": delta}})
+    p = report.payload_check(c)
+    assert p["blocks"] == 67 and p["expected_bytes"] == 67 * 131072 and p["relative_error"] == 0.0
+    link = report.link_speed(c)
+    assert link["gbytes_per_s"] == pytest.approx(67 * 131072 / 0.01 / 1e9)
+    assert link["gbps"] == pytest.approx(8 * link["gbytes_per_s"])
