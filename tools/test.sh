@@ -6,6 +6,7 @@
 #   3. a fresh build of the book with warnings as errors
 #   4. the browser test: the built site in headless Chromium with the network off
 #   5. the live test: a chapter run in a real Jupyter (notebook 7, .venv-live), a slider dragged
+#   6. the real vLLM prefill/decode pair smoke test, in its own .venv-pair (tools/pair_smoke.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -33,13 +34,14 @@ run() {
   names+=("$name"); times+=($(( $(date +%s) - t0 )))
 }
 
-run "1/5 unit tests" python -m pytest tests -m "not browser and not pair and not live" -q
+run "1/6 unit tests" python -m pytest tests -m "not browser and not pair and not live" -q
 # nbval runs the live panels without their background prefetch: CI has no reader to wait for
-run "2/5 nbval" env LABS_PY_PREFETCH=0 python -m pytest notebooks --nbval-lax --nbval-current-env \
+run "2/6 nbval" env LABS_PY_PREFETCH=0 python -m pytest notebooks --nbval-lax --nbval-current-env \
     --nbval-sanitize-with tools/nbval_sanitize.cfg -p no:cacheprovider -q
-run "3/5 book build" tools/build.sh
-run "4/5 browser" python -m pytest tests/browser -m browser -q
-run "5/5 live Jupyter" bash -c 'tools/live.sh --install-only && python -m pytest tests/live -m live -q'
+run "3/6 book build" tools/build.sh
+run "4/6 browser" python -m pytest tests/browser -m browser -q
+run "5/6 live Jupyter" bash -c 'tools/live.sh --install-only && python -m pytest tests/live -m live -q'
+run "6/6 real pair smoke" bash tools/pair_smoke.sh
 
 printf '\n[test] all passed\n'
 for i in "${!names[@]}"; do printf '  %-18s %4d s\n' "${names[$i]}" "${times[$i]}"; done

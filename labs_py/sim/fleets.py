@@ -185,14 +185,19 @@ def simulate(
 
     Step times come from :mod:`labs_py.steptime` for ``model`` on ``gpu`` under the
     ``engine`` profile (see ``labs_py/data/calibration.json``), unless ``timer_for``
-    supplies another step-time function. KV space per engine is what the GPUs'
+    supplies another step-time function. With both ``timer_for`` and
+    ``kv_capacity_tokens`` given (measured step times, say of a CPU), ``gpu`` is not
+    used and ``model`` may be any :class:`~labs_py.models.ModelSpec`. KV space per engine is what the GPUs'
     memory holds beside the weights (90% utilisation), unless ``kv_capacity_tokens``
     is given.
     """
     spec = get_model(model)
-    g = get_gpu(gpu)
+    custom = timer_for is not None and kv_capacity_tokens is not None
+    g = None if custom else get_gpu(gpu)
 
     def timer_and_capacity(tp: int) -> tuple[eng.StepTimer, int]:
+        if custom:  # measured step times (e.g. a CPU): no catalog GPU or model coefficients needed
+            return timer_for(tp), positive_int("kv_capacity_tokens", kv_capacity_tokens, "tokens")
         co = _coefficients(spec.id, g.id, tp, engine)
         cap = kv_capacity_tokens if kv_capacity_tokens is not None else co.kv_capacity_tokens(g.memory_gb * 1e9)
         if cap <= 0:
@@ -219,4 +224,5 @@ def simulate(
     else:
         raise TypeError(f"fleet must be a Colocated or Disaggregated fleet; got {fleet!r} ({type(fleet).__name__})")
     return SimResult(workload, raw, fleet.gpus, label=fleet.label,
-                     meta={"model": spec.id, "gpu": g.id, "engine": getattr(engine, "name", engine)})
+                     meta={"model": spec.id, "gpu": g.id if g is not None else "custom timer",
+                           "engine": "custom timer" if custom else getattr(engine, "name", engine)})
