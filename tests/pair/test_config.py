@@ -45,6 +45,7 @@ def test_cpu_path_env_is_offline_loopback_and_pinned():
         assert _flag(list(s.argv), "--host") == "127.0.0.1"
         assert s.env["VLLM_TARGET_DEVICE"] == "cpu"
         assert int(s.env["LABS_PAIR_NIXL_PTHR_DELAY_US"]) > 0
+        assert s.env["LABS_PAIR_NIXL_OWN_CORES"] == "1"  # NIXL's reserved core stays on the instance's cores
     assert p.env["VLLM_CPU_OMP_THREADS_BIND"] == "0" and d.env["VLLM_CPU_OMP_THREADS_BIND"] == "1"
     assert p.env["VLLM_NIXL_SIDE_CHANNEL_PORT"] != d.env["VLLM_NIXL_SIDE_CHANNEL_PORT"]
     single2 = instance_spec(PairConfig(single_cores=(0, 1)), "single", python="py")
@@ -107,3 +108,23 @@ def test_instance_confinement_is_the_default_and_follows_the_cores():
     assert p.affinity() is None  # only the OpenMP threads are pinned
     g, = pair_specs(PairConfig(backend="gpu", n_prefill=1, n_decode=1), python="py")[:1]
     assert g.affinity() is None
+
+
+def test_port_offset_moves_every_default_port(monkeypatch):
+    base = PairConfig()
+    monkeypatch.setenv(C.ENV_PORT_OFFSET, "1000")
+    moved = PairConfig()
+    for name in ("single_port", "prefill_base_port", "decode_base_port", "proxy_port", "side_channel_base_port"):
+        assert getattr(moved, name) == getattr(base, name) + 1000, name
+    assert PairConfig(proxy_port=8123).proxy_port == 8123  # explicit values win
+    assert PairConfig.from_dict(base.to_dict()).proxy_port == base.proxy_port  # a stored config keeps its ports
+    p, _ = pair_specs(moved, python="py")
+    assert p.env["VLLM_NIXL_SIDE_CHANNEL_PORT"] == str(base.side_channel_base_port + 1000)
+    assert proxy_argv(moved, "py")[proxy_argv(moved, "py").index("--port") + 1] == str(base.proxy_port + 1000)
+
+
+@pytest.mark.parametrize("bad", ["x", "70000", "-8000"])
+def test_port_offset_is_checked(monkeypatch, bad):
+    monkeypatch.setenv(C.ENV_PORT_OFFSET, bad)
+    with pytest.raises(ValueError, match="LABS_PAIR_PORT_OFFSET"):
+        PairConfig()
