@@ -42,3 +42,29 @@ def test_payload_and_link_speed():
     link = report.link_speed(c)
     assert link["gbytes_per_s"] == pytest.approx(67 * 131072 / 0.01 / 1e9)
     assert link["gbps"] == pytest.approx(8 * link["gbytes_per_s"])
+
+
+def test_toll_reconciliation_splits_the_pair_ttft_into_prefill_leg_and_decode_part():
+    from labs_py.pair import reconcile
+    from labs_py.pair.tiny_model import TinyModelSpec, kv_bytes_per_token
+
+    lengths = [128, 1024, 2048]
+    single = [_rec(i, "sweep", n, [n / 10000.0, 1.0]) for i, n in enumerate(lengths)]
+    pair = []
+    for i, n in enumerate(lengths):
+        r = _rec(i, "sweep", n, [n / 10000.0 + 0.020 + n * 3e-6, 1.0])  # decode part 20 ms + 3 us/token
+        r["routed"] = {"X-Pair-Prefill-Leg-Ms": str(n / 10.0)}  # the prefill leg equals the single's TTFT
+        pair.append(r)
+    per_token = kv_bytes_per_token(TinyModelSpec())
+    nbytes = sum(per_token * n for n in lengths)
+    delta = {"nixl_bytes_transferred": float(nbytes), "nixl_transfers": 3.0, "nixl_xfer_time_s": nbytes * 8 / 10e9}
+    p = _cap("pair", pair, {"decode0": {"before": {}, "after": {}, "delta": delta}})
+    p["model"] = {"spec": TinyModelSpec().__dict__}
+    t = reconcile.toll_reconciliation(_cap("single", single), p)
+    assert t["link_gbps_measured"] == pytest.approx(10.0)
+    assert t["wire_ms"][2048] == pytest.approx(2048 * per_token * 8 / 10e9 * 1e3)
+    assert t["decode_part_ms"][1024] == pytest.approx(20.0 + 1024 * 3e-3)
+    assert t["decode_part_per_token_ms"] == pytest.approx(3e-3)
+    assert t["toll_ms"][128] == pytest.approx(t["decode_part_ms"][128])  # leg == single TTFT, so toll == decode part
+    assert t["prefill_leg_ms"][2048] == pytest.approx(204.8)
+    assert t["wire_share_of_decode_part"][2048] == pytest.approx(t["wire_ms"][2048] / t["decode_part_ms"][2048])
