@@ -85,7 +85,7 @@ def seed_comparison_figure(metrics: Sequence[str], seed: Mapping[str, Sequence[f
     """The seed lab's reported 2xL4 figures beside ours: the same signature, in different units of speed."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
                         subplot_titles=("reported by the seed lab: 2x L4, Qwen2.5-0.5B",
-                                        "measured here: 2 CPU cores, tiny Qwen2"))
+                                        "measured here: 2 CPU cores, tiny model"))
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text="ms (log scale)", **log_ticks())
     data = []
@@ -96,7 +96,7 @@ def seed_comparison_figure(metrics: Sequence[str], seed: Mapping[str, Sequence[f
                              marker=dict(color=colour, pattern=dict(shape=["", "/"][i % 2])),
                              text=[f"{v:.3g}" for v in values], textposition="outside",
                              xaxis="x" if col == 1 else "x2", yaxis="y" if col == 1 else "y2"))
-    return make_spec(data, layout_of(styled(fig, height=430)))
+    return make_spec(data, layout_of(styled(fig, height=470, legend_below=True)))
 
 
 def drill_streams_figure(requests: Sequence[Mapping], killed_at_s: float) -> Spec:
