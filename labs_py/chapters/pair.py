@@ -2,7 +2,7 @@
 
 from labs_py.economics import kv_payload_bytes, transfer_seconds
 from labs_py.exercises import Exercise, register
-from labs_py.pair.report import link_speed
+from labs_py.pair.report import itl_tail_ratio, link_speed
 
 
 def _caps():
@@ -11,17 +11,28 @@ def _caps():
     return captures()
 
 
-def _per_token() -> int:
+def _spec():
     from labs_py.pair.reconcile import tiny_spec
+
+    return tiny_spec(_caps()["pair-1each__sweep"])
+
+
+def _per_token() -> int:
     from labs_py.pair.tiny_model import kv_bytes_per_token
 
-    return kv_bytes_per_token(tiny_spec(_caps()["pair-1each__sweep"]))
+    return kv_bytes_per_token(_spec())
+
+
+def _payload_bytes(prompt_tokens: int, block_size_tokens: int) -> int:
+    from labs_py.pair.tiny_model import kv_block_bytes, kv_blocks_for_prompt
+
+    return kv_blocks_for_prompt(prompt_tokens, block_size_tokens) * kv_block_bytes(block_size_tokens, _spec())
 
 
 register(Exercise(
     id="pair-payload-2000",
     question="Bytes a 2,000-token prompt sends from producer to consumer (32-token blocks)?",
-    expected=lambda: -(-2000 // 32) * 32 * _per_token(),
+    expected=lambda: _payload_bytes(2000, 32),
     unit="bytes",
     rel_tol=0.0,
     hint="Whole blocks move: ceil(2000 / 32) blocks of 32 tokens, each token 2 x layers x KV heads x head_dim x 4 B.",
@@ -30,8 +41,8 @@ register(Exercise(
 register(Exercise(
     id="pair-itl-ratio",
     question="Streams' ITL p99, one instance on 2 cores over the pair, under mixed load?",
-    expected=lambda: (_caps()["single-2core__mixed"]["summary"]["stream"]["itl_ms"]["p99"]
-                      / _caps()["pair-1each__mixed"]["summary"]["stream"]["itl_ms"]["p99"]),
+    expected=lambda: itl_tail_ratio(_caps()["single-2core__mixed"],
+                                    _caps()["pair-1each__mixed"])["itl_p99_ratio_single_over_pair"],
     unit="x",
     hint="capture['summary']['stream']['itl_ms']['p99'] of both mixed captures.",
 ))
