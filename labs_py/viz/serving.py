@@ -314,15 +314,20 @@ def itl_tail_readout(rate_per_s: float = 8.0, chunk_tokens: int | None = 512, pr
 
 
 # =========================================================================== 2. goodput and the split
-@lru_cache(maxsize=1)
-def _attainment_layout() -> dict:
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
-                        subplot_titles=("SLO attainment vs request rate", "goodput (filled), throughput (hollow)"))
+def _attainment_and_bars_layout(left_width: float, bars_title: str, bars_axis: str) -> dict:
+    """SLO attainment against rate on the left, grouped bars (one group per fleet) on the right."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[left_width, 1 - left_width], horizontal_spacing=0.1,
+                        subplot_titles=("SLO attainment vs request rate", bars_title))
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_xaxes(title_text="requests per second (Poisson)", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="requests meeting both SLOs (%)", range=[0, 104], row=1, col=1)
-    fig.update_yaxes(title_text="requests per second", rangemode="tozero", row=1, col=2)
+    fig.update_yaxes(title_text=bars_axis, rangemode="tozero", row=1, col=2)
     return _finish(fig, 490)
+
+
+@lru_cache(maxsize=1)
+def _attainment_layout() -> dict:
+    return _attainment_and_bars_layout(0.62, "goodput (filled), throughput (hollow)", "requests per second")
 
 
 def _curve_traces(c: Curve, st: ArmStyle, name: str, axes: tuple[str, str] = ("x", "y")) -> list[dict]:
@@ -477,13 +482,7 @@ def goodput_readout(ttft_slo_ms: float = 400, decode_slo_ms: float = 15, decode_
 # =========================================================================== 3. two GPUs
 @lru_cache(maxsize=1)
 def _two_gpu_layout() -> dict:
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.1,
-                        subplot_titles=("SLO attainment vs request rate", "ITL p50 (light), p99 (hatched)"))
-    fig.update_layout(barmode="group", bargap=0.25)
-    fig.update_xaxes(title_text="requests per second (Poisson)", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="requests meeting both SLOs (%)", range=[0, 104], row=1, col=1)
-    fig.update_yaxes(title_text="inter-token gap (ms)", rangemode="tozero", row=1, col=2)
-    return _finish(fig, 490)
+    return _attainment_and_bars_layout(0.6, "ITL p50 (light), p99 (hatched)", "inter-token gap (ms)")
 
 
 def two_gpu_spec(curves: Sequence[Curve], styles: Sequence[ArmStyle], slo: SLO, itl_p50_ms: Sequence[float],
