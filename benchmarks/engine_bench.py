@@ -29,10 +29,9 @@ import numpy as np
 from tqdm import tqdm
 
 from labs_py.engine import Engine, SamplingParams, TinyModel
-from labs_py.kvcache import blocks_needed
-from labs_py.migration import STRATEGIES, export_request, import_request
-from labs_py.migration_trace import BLOCK_SIZES, MAX_NEW_TOKENS, trace_migration
-from labs_py.viz.migration import migration_figure_from_trace
+from labs_py.engine.kvcache import blocks_needed
+from labs_py.engine.migration import STRATEGIES, export_request, import_request
+from labs_py.engine.trace import trace_migration
 
 MODEL = TinyModel()
 RNG = np.random.default_rng(0)
@@ -56,8 +55,13 @@ def bench_prefill(lengths, repeats, bar) -> list[tuple[int, float, float]]:
     for n in lengths:
         p = prompt(n)
 
-        def run():
-            e = Engine(MODEL, num_blocks=blocks_needed(n + 1, 16), block_size_tokens=16, max_batch_tokens=n)
+        def run(n=n, p=p):
+            e = Engine(
+                MODEL,
+                num_blocks=blocks_needed(n + 1, 16),
+                block_size_tokens=16,
+                max_batch_tokens=n,
+            )
             e.add_request(p, SamplingParams(max_new_tokens=1))
             e.step()
 
@@ -70,13 +74,19 @@ def bench_prefill(lengths, repeats, bar) -> list[tuple[int, float, float]]:
 def bench_decode(batches, steps, repeats, bar) -> list[tuple[int, float, float]]:
     rows = []
     for b in batches:
-        e = Engine(MODEL, num_blocks=blocks_needed(64 + steps * repeats + 2, 16) * b, block_size_tokens=16,
-                   max_batch_tokens=64 * b)
+        e = Engine(
+            MODEL,
+            num_blocks=blocks_needed(64 + steps * repeats + 2, 16) * b,
+            block_size_tokens=16,
+            max_batch_tokens=64 * b,
+        )
         for i in range(b):
-            e.add_request(prompt(64), SamplingParams(max_new_tokens=steps * repeats + 1), f"r{i}")
+            e.add_request(
+                prompt(64), SamplingParams(max_new_tokens=steps * repeats + 1), f"r{i}"
+            )
         e.step()  # prefill all
 
-        def run():
+        def run(e=e):
             for _ in range(steps):
                 e.step()
 
@@ -93,8 +103,15 @@ def bench_move(lengths, repeats, bar) -> list[tuple[int, str, float, float, int]
         exp_t, imp_t = [], []
         payload = 0
         for _ in range(repeats):
-            src = Engine(MODEL, num_blocks=blocks_needed(n + 4, 16), block_size_tokens=16, max_batch_tokens=n)
-            dst = Engine(MODEL, num_blocks=blocks_needed(n + 4, 16), block_size_tokens=16)
+            src = Engine(
+                MODEL,
+                num_blocks=blocks_needed(n + 4, 16),
+                block_size_tokens=16,
+                max_batch_tokens=n,
+            )
+            dst = Engine(
+                MODEL, num_blocks=blocks_needed(n + 4, 16), block_size_tokens=16
+            )
             src.add_request(p, SamplingParams(max_new_tokens=3), "r")
             src.step()
             t0 = time.perf_counter()
@@ -111,9 +128,9 @@ def bench_move(lengths, repeats, bar) -> list[tuple[int, str, float, float, int]
 
 
 def bench_chapter(bar) -> dict[str, float]:
-    """Every setting of the chapter's main panel (``labs_py.widgets.migration.move``): the grid the
+    """Every setting of the chapter's main panel (``labs_py.chapters.moving_a_live_request.panels.move``): the grid the
     static page precomputes, traced and drawn one by one from a cold cache."""
-    from labs_py.widgets import migration as panels
+    from labs_py.chapters.moving_a_live_request import panels
 
     trace_migration.cache_clear()
     ex = panels.move()
@@ -141,7 +158,9 @@ def bench_chapter(bar) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats and sizes (a smoke run)")
+    ap.add_argument(
+        "--quick", action="store_true", help="fewer repeats and sizes (a smoke run)"
+    )
     args = ap.parse_args(argv)
     repeats = 3 if args.quick else 7
     prefill_lengths = (32, 128) if args.quick else (32, 128, 512)
@@ -149,8 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     move_lengths = (16, 64, 256) if args.quick else (16, 64, 256, 1024)
 
     t_start = time.perf_counter()
-    total = len(prefill_lengths) + len(batches) + len(move_lengths) * len(STRATEGIES) + 1
-    with tqdm(total=total, desc="engine benchmark", unit="case", file=sys.stderr) as bar:
+    total = (
+        len(prefill_lengths) + len(batches) + len(move_lengths) * len(STRATEGIES) + 1
+    )
+    with tqdm(
+        total=total, desc="engine benchmark", unit="case", file=sys.stderr
+    ) as bar:
         pre = bench_prefill(prefill_lengths, repeats, bar)
         dec = bench_decode(batches, steps=8, repeats=repeats, bar=bar)
         mov = bench_move(move_lengths, repeats, bar)
@@ -158,8 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t_start
 
     c = MODEL.config
-    print(f"toy model: {c.num_layers} layers, hidden {c.hidden_size}, {c.num_heads} query heads on {c.num_kv_heads} KV heads "
-          f"x {c.head_dim}, vocab {c.vocab_size}; KV {c.kv_bytes_per_token} bytes/token (float32)")
+    print(
+        f"toy model: {c.num_layers} layers, hidden {c.hidden_size}, {c.num_heads} query heads on "
+        f"{c.num_kv_heads} KV heads "
+        f"x {c.head_dim}, vocab {c.vocab_size}; KV {c.kv_bytes_per_token} bytes/token (float32)"
+    )
     print("\nprefill throughput (one prompt per step; best / median of runs)")
     for n, best, med in pre:
         print(f"  {n:5d}-token prompt: {best:8.0f} tokens/s   (median {med:8.0f})")
@@ -167,13 +193,21 @@ def main(argv: list[str] | None = None) -> int:
     for b, best, med in dec:
         print(f"  batch {b:3d}: {best:8.0f} tokens/s   (median {med:8.0f})")
     print("\nexport / import time vs prompt length (block size 16, best of runs)")
-    print(f"  {'tokens':>6} {'strategy':>18} {'export ms':>10} {'import ms':>10} {'KV shipped':>12}")
+    print(
+        f"  {'tokens':>6} {'strategy':>18} {'export ms':>10} {'import ms':>10} {'KV shipped':>12}"
+    )
     for n, s, e, i, payload in mov:
-        print(f"  {n:6d} {s:>18} {e * 1e3:10.3f} {i * 1e3:10.3f} {payload / 1024:9.1f} KiB")
-    print("\nthe chapter's sliders (trace = run both engines once; draw = build the plotly spec)")
-    print(f"  {chap['settings']} slider settings: trace median {chap['trace_median_ms']:.1f} ms "
-          f"(max {chap['trace_max_ms']:.1f} ms), draw median {chap['draw_median_ms']:.2f} ms, "
-          f"whole grid {chap['grid_total_s']:.1f} s")
+        print(
+            f"  {n:6d} {s:>18} {e * 1e3:10.3f} {i * 1e3:10.3f} {payload / 1024:9.1f} KiB"
+        )
+    print(
+        "\nthe chapter's sliders (trace = run both engines once; draw = build the plotly spec)"
+    )
+    print(
+        f"  {chap['settings']} slider settings: trace median {chap['trace_median_ms']:.1f} ms "
+        f"(max {chap['trace_max_ms']:.1f} ms), draw median {chap['draw_median_ms']:.2f} ms, "
+        f"whole grid {chap['grid_total_s']:.1f} s"
+    )
     print(f"\nbenchmark wall time: {elapsed:.1f} s")
     return 0
 

@@ -15,28 +15,47 @@ import json
 from dataclasses import asdict
 from importlib import resources
 
-from labs_py import catalog
-from labs_py.sim import calibration as cal
+from labs_py.core import catalog
+from labs_py.steptime import calibration as cal
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--write", action="store_true", help="store the fitted profiles in labs_py/data/calibration.json")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--write",
+        action="store_true",
+        help="store the fitted profiles in labs_py/data/calibration.json",
+    )
     args = ap.parse_args()
     fitted = {s: cal.fit_profile(s) for s in ("distserve-a100", "vllm-a100")}
     for s, prof in fitted.items():
         print(f"\n== {s}: {prof}")
         print(cal.format_table(cal.calibration_table(prof, s)))
-    serving = cal.composite_profile("h100-serving", "roofline", fitted["distserve-a100"])
+    serving = cal.composite_profile(
+        "h100-serving", "roofline", fitted["distserve-a100"]
+    )
     print(f"\n== validation (never fitted) under h100-serving: {serving}")
     print(cal.format_table(cal.calibration_table(serving, "seed-l4", "validation")))
     if args.write:
         path = resources.files("labs_py.data").joinpath("calibration.json")
         data = json.loads(path.read_text(encoding="utf-8"))
-        keep = ("compute_efficiency", "attention_efficiency", "bandwidth_efficiency", "step_overhead_s",
-                "sequence_overhead_s", "allreduce_latency_s", "tp_link_gbps", "roofline_sharpness", "source")
-        data["profiles"] = {p.name: {k: v for k, v in asdict(p).items() if k in keep}
-                            for p in [*fitted.values(), serving]}
+        keep = (
+            "compute_efficiency",
+            "attention_efficiency",
+            "bandwidth_efficiency",
+            "step_overhead_s",
+            "sequence_overhead_s",
+            "allreduce_latency_s",
+            "tp_link_gbps",
+            "roofline_sharpness",
+            "source",
+        )
+        data["profiles"] = {
+            p.name: {k: v for k, v in asdict(p).items() if k in keep}
+            for p in [*fitted.values(), serving]
+        }
         with open(str(path), "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1)
             f.write("\n")

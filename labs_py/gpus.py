@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from labs_py import catalog
+from labs_py.core import catalog
 
 
 @dataclass(frozen=True)
 class GPU:
-    """One accelerator's datasheet roofs (and, where recorded, what a benchmark reached)."""
+    """One accelerator's datasheet roofs (and, where recorded, what a benchmark reached).
+
+    Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
+        disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
+        compression_and_pooling.
+    """
 
     id: str
     name: str
@@ -45,12 +50,18 @@ class GPU:
 
 
 def all_gpus() -> list[GPU]:
-    """Every catalog GPU, in catalog order."""
+    """Every catalog GPU, in catalog order.
+
+    Taught in: why_split, compression_and_pooling.
+    """
     return [GPU(**{k: v for k, v in e.items()}) for e in catalog.load("gpus")["gpus"]]
 
 
 def get_gpu(gpu_id: str) -> GPU:
-    """Find a GPU by its catalog id (``"H100-SXM"``, ``"H100-PCIe"``, ``"H200"``, ``"A100-80GB"``, ``"L4"``)."""
+    """Find a GPU by its catalog id (``"H100-SXM"``, ``"H100-PCIe"``, ``"H200"``, ``"A100-80GB"``, ``"L4"``).
+
+    Taught in: why_split.
+    """
     for gpu in all_gpus():
         if gpu.id == gpu_id:
             return gpu

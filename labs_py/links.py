@@ -17,11 +17,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labs_py import catalog
-from labs_py.validate import UnitError, one_of, positive_float
+from labs_py.core import catalog
+from labs_py.core.validate import UnitError, one_of, positive_float
 
 #: Multiplier from each accepted quoting unit to Gb/s.
-UNIT_TO_GBPS: dict[str, float] = {"Gb/s": 1.0, "GB/s": 8.0, "Tb/s": 1000.0, "TB/s": 8000.0, "Mb/s": 1e-3}
+UNIT_TO_GBPS: dict[str, float] = {
+    "Gb/s": 1.0,
+    "GB/s": 8.0,
+    "Tb/s": 1000.0,
+    "TB/s": 8000.0,
+    "Mb/s": 1e-3,
+}
 DIRECTIONS: tuple[str, ...] = ("per direction", "bidirectional")
 
 
@@ -32,6 +38,9 @@ def to_gbps(value: float, unit: str, direction: str = "per direction") -> float:
     252.0
     >>> to_gbps(900, "GB/s", "bidirectional")  # NVLink 4: 450 GB/s each way
     3600.0
+
+    Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
+        disaggregation_trade, interference, goodput_and_split, two_gpus, compression_and_pooling.
     """
     x = positive_float("link speed", value, unit if isinstance(unit, str) else "Gb/s")
     if unit not in UNIT_TO_GBPS:
@@ -46,7 +55,11 @@ def to_gbps(value: float, unit: str, direction: str = "per direction") -> float:
 
 @dataclass(frozen=True)
 class Link:
-    """A catalog link: the vendor's quote, and its speed in Gb/s per direction."""
+    """A catalog link: the vendor's quote, and its speed in Gb/s per direction.
+
+    Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
+        disaggregation_trade, interference, goodput_and_split, two_gpus, compression_and_pooling.
+    """
 
     id: str
     short: str  # a label that fits on a figure: "100 GbE", "NVLink 4"
@@ -69,13 +82,20 @@ class Link:
 
 
 def all_links() -> list[Link]:
-    """Every catalog link, slowest first."""
+    """Every catalog link, slowest first.
+
+    Taught in: moving_a_live_request, disaggregation_trade.
+    """
     links = [Link(**e) for e in catalog.load("links")["links"]]
     return sorted(links, key=lambda link: link.gbps)
 
 
 def get_link(link_id: str) -> Link:
-    """Find a link by its catalog id (e.g. ``"10gbe"``, ``"ib-hdr"``, ``"nvlink4"``)."""
+    """Find a link by its catalog id (e.g. ``"10gbe"``, ``"ib-hdr"``, ``"nvlink4"``).
+
+    Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
+        goodput_and_split, two_gpus, compression_and_pooling.
+    """
     for link in all_links():
         if link.id == link_id:
             return link

@@ -13,16 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from labs_py import catalog
-from labs_py.validate import one_of
+from labs_py.core import catalog
+from labs_py.core.validate import one_of, positive_int
 
+#: How a model attends: grouped-query (MHA and MQA are its special cases) or multi-head latent (DeepSeek).
+ATTENTIONS: tuple[str, ...] = ("gqa", "mla")
 #: Bytes per element of the KV cache for each dtype the book discusses.
 KV_DTYPE_BYTES: dict[str, int] = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}
 
 
 @dataclass(frozen=True)
 class MoE:
-    """Mixture-of-experts shape: how many expert MLPs exist and how many each token uses."""
+    """Mixture-of-experts shape: how many expert MLPs exist and how many each token uses.
+
+    Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
+        disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
+        compression_and_pooling.
+    """
 
     num_experts: int
     experts_per_token: int
@@ -38,6 +45,10 @@ class MLA:
     MLA caches, per token per layer, one compressed latent of ``kv_lora_rank``
     numbers plus one rope key of ``qk_rope_head_dim`` numbers shared by all heads.
     The per-head K and V are re-expanded from the latent at attention time.
+
+    Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
+        disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
+        compression_and_pooling.
     """
 
     kv_lora_rank: int
@@ -49,7 +60,17 @@ class MLA:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model's transformer shape, as its ``config.json`` gives it."""
+    """One model's transformer shape, as its ``config.json`` gives it.
+
+    This is the book's only shape type: the catalog's models, the numpy engine's
+    toy model (:data:`labs_py.engine.model.TOY_SHAPE`) and the tiny model the real
+    vLLM pair serves (:class:`labs_py.captures.tiny_model.TinyModelSpec`) are all
+    ``ModelSpec``s, so they share one KV-bytes formula (:meth:`kv_bytes_per_token`).
+
+    Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
+        disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
+        compression_and_pooling.
+    """
 
     id: str
     short_name: str
@@ -67,6 +88,28 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()
     source: dict[str, str] = field(default_factory=dict, compare=False)
 
+    def __post_init__(self) -> None:
+        one_of("attention", self.attention, ATTENTIONS, "attention kind")
+        for name, unit in (
+            ("num_hidden_layers", "layers"),
+            ("num_attention_heads", "heads"),
+            ("num_key_value_heads", "KV heads"),
+            ("hidden_size", "numbers"),
+            ("intermediate_size", "numbers"),
+            ("vocab_size", "tokens"),
+        ):
+            positive_int(name, getattr(self, name), unit)
+        if self.explicit_head_dim is not None:
+            positive_int("head_dim", self.explicit_head_dim, "numbers per head")
+        if (
+            self.attention == "gqa"
+            and self.num_attention_heads % self.num_key_value_heads
+        ):
+            raise ValueError(
+                f"num_attention_heads ({self.num_attention_heads} heads) must be a multiple of num_key_value_heads "
+                f"({self.num_key_value_heads} KV heads): in GQA every KV head serves the same number of query heads"
+            )
+
     @property
     def head_dim(self) -> int:
         """Per-head width. An explicit ``head_dim`` in the config wins over hidden/heads."""
@@ -81,7 +124,9 @@ class ModelSpec:
         MLA: one latent plus one rope key per layer: ``layers * (kv_lora_rank + rope_dim)``.
         """
         if self.mla is not None:
-            return self.num_hidden_layers * (self.mla.kv_lora_rank + self.mla.qk_rope_head_dim)
+            return self.num_hidden_layers * (
+                self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
+            )
         return 2 * self.num_hidden_layers * self.num_key_value_heads * self.head_dim
 
     def kv_bytes_per_token(self, kv_dtype: str = "bf16") -> int:
@@ -94,8 +139,12 @@ class ModelSpec:
         h, hd = self.hidden_size, self.head_dim
         if self.mla is not None:
             m = self.mla
-            q = h * m.q_lora_rank + m.q_lora_rank * self.num_attention_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim)
-            kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank * self.num_attention_heads * (
+            q = h * m.q_lora_rank + m.q_lora_rank * self.num_attention_heads * (
+                m.qk_nope_head_dim + m.qk_rope_head_dim
+            )
+            kv = h * (
+                m.kv_lora_rank + m.qk_rope_head_dim
+            ) + m.kv_lora_rank * self.num_attention_heads * (
                 m.qk_nope_head_dim + m.v_head_dim
             )
             o = self.num_attention_heads * m.v_head_dim * h
@@ -113,19 +162,31 @@ class ModelSpec:
         m = self.moe
         dense = m.dense_layers * 3 * h * self.intermediate_size
         experts_used = m.experts_per_token if active_only else m.num_experts
-        per_moe_layer = (experts_used + m.shared_experts) * 3 * h * m.expert_intermediate_size + h * m.num_experts
+        per_moe_layer = (
+            experts_used + m.shared_experts
+        ) * 3 * h * m.expert_intermediate_size + h * m.num_experts
         return dense + (L - m.dense_layers) * per_moe_layer
 
     def _embedding_params(self) -> int:
-        return self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
+        return (
+            self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
+        )
 
     def params_total(self) -> int:
         """All weights (norms and biases omitted: they are < 0.1% of any catalog model)."""
-        return self._embedding_params() + self.num_hidden_layers * self._attention_params_per_layer() + self._mlp_params(False)
+        return (
+            self._embedding_params()
+            + self.num_hidden_layers * self._attention_params_per_layer()
+            + self._mlp_params(False)
+        )
 
     def params_active(self) -> int:
         """Weights a single token multiplies by: for MoE, only the routed experts count."""
-        return self._embedding_params() + self.num_hidden_layers * self._attention_params_per_layer() + self._mlp_params(True)
+        return (
+            self._embedding_params()
+            + self.num_hidden_layers * self._attention_params_per_layer()
+            + self._mlp_params(True)
+        )
 
 
 def _spec(entry: dict) -> ModelSpec:
@@ -154,12 +215,21 @@ def _catalog() -> tuple[ModelSpec, ...]:
 
 
 def all_models() -> list[ModelSpec]:
-    """Every catalog model, in catalog order."""
+    """Every catalog model, in catalog order.
+
+    Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
+        goodput_and_split, two_gpus, compression_and_pooling.
+    """
     return list(_catalog())
 
 
 def model_ids() -> list[str]:
-    """The canonical Hugging Face repo ids of the catalog."""
+    """The canonical Hugging Face repo ids of the catalog.
+
+    Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
+        disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
+        compression_and_pooling.
+    """
     return [m.id for m in all_models()]
 
 
@@ -168,11 +238,16 @@ def get_model(model: str | ModelSpec) -> ModelSpec:
 
     >>> get_model("meta-llama/Llama-3.1-8B-Instruct").num_hidden_layers
     32
+
+    Taught in: moving_a_live_request, disaggregation_trade, goodput_and_split, two_gpus,
+        compression_and_pooling.
     """
     if isinstance(model, ModelSpec):
         return model
     if not isinstance(model, str):
-        raise TypeError(f"model must be a Hugging Face repo id string; got {model!r} ({type(model).__name__})")
+        raise TypeError(
+            f"model must be a Hugging Face repo id string; got {model!r} ({type(model).__name__})"
+        )
     for spec in _catalog():
         if model == spec.id or model in spec.aliases or model == spec.short_name:
             return spec
@@ -188,5 +263,7 @@ def kv_bytes_per_token(model: str, kv_dtype: str = "bf16") -> int:
     131072
     >>> kv_bytes_per_token("meta-llama/Llama-3.1-8B-Instruct", kv_dtype="fp8")
     65536
+
+    Taught in: moving_a_live_request, disaggregation_trade.
     """
     return get_model(model).kv_bytes_per_token(kv_dtype)

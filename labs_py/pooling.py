@@ -21,15 +21,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labs_py.core.validate import non_negative_float, non_negative_int, positive_int
+from labs_py.defaults import DEFAULT_ENGINE, DEFAULT_GPU
 from labs_py.economics import kv_payload_bytes, transfer_seconds
 from labs_py.models import get_model
-from labs_py.steptime import DEFAULT_ENGINE, step_coefficients
-from labs_py.validate import non_negative_float, non_negative_int, positive_int
+from labs_py.steptime import step_coefficients
 
 
 @dataclass(frozen=True)
 class FetchOrRecompute:
-    """The two ways to get a cached prefix's KV back, priced."""
+    """The two ways to get a cached prefix's KV back, priced.
+
+    Taught in: no chapter calls it directly; it works behind compression_and_pooling.
+    """
 
     prefix_tokens: int
     payload_bytes: int
@@ -47,8 +51,17 @@ class FetchOrRecompute:
         return self.recompute_s / self.fetch_s
 
 
-def recompute_seconds(model: str, prefix_tokens: int, gpu: str = "H100-SXM", *, engine: str = DEFAULT_ENGINE) -> float:
-    """Seconds to prefill ``prefix_tokens`` again, alone in a step, on one GPU."""
+def recompute_seconds(
+    model: str,
+    prefix_tokens: int,
+    gpu: str = DEFAULT_GPU,
+    *,
+    engine: str = DEFAULT_ENGINE,
+) -> float:
+    """Seconds to prefill ``prefix_tokens`` again, alone in a step, on one GPU.
+
+    Taught in: no chapter calls it directly; it works behind compression_and_pooling.
+    """
     n = positive_int("prefix_tokens", prefix_tokens, "tokens")
     return step_coefficients(model, gpu, engine=engine).prefill_seconds(n)
 
@@ -57,20 +70,27 @@ def fetch_or_recompute(
     model: str,
     prefix_tokens: int,
     link_gbps: float,
-    gpu: str = "H100-SXM",
+    gpu: str = DEFAULT_GPU,
     *,
     kv_dtype: str = "bf16",
     fetch_setup_s: float = 0.0,
     engine: str = DEFAULT_ENGINE,
 ) -> FetchOrRecompute:
-    """Price both ways of recovering a prefix's KV; ``fetch_setup_s`` is a fixed cost per fetch."""
+    """Price both ways of recovering a prefix's KV; ``fetch_setup_s`` is a fixed cost per fetch.
+
+    Taught in: compression_and_pooling.
+    """
     positive_int("prefix_tokens", prefix_tokens, "tokens")
-    payload = kv_payload_bytes(prefix_tokens, get_model(model).kv_bytes_per_token(kv_dtype))
+    payload = kv_payload_bytes(
+        prefix_tokens, get_model(model).kv_bytes_per_token(kv_dtype)
+    )
     setup = non_negative_float("fetch_setup_s", fetch_setup_s, "seconds")
     fetch = transfer_seconds(payload, link_gbps) + setup
     recompute = recompute_seconds(model, prefix_tokens, gpu, engine=engine)
     if recompute <= setup:
-        breakeven = float("inf")  # the setup alone costs more than recomputing: no link is fast enough
+        breakeven = float(
+            "inf"
+        )  # the setup alone costs more than recomputing: no link is fast enough
     else:
         breakeven = payload * 8 / ((recompute - setup) * 1e9)
     return FetchOrRecompute(int(prefix_tokens), payload, fetch, recompute, breakeven)
@@ -81,7 +101,7 @@ def warm_prefill_seconds(
     prompt_tokens: int,
     cached_tokens: int,
     link_gbps: float,
-    gpu: str = "H100-SXM",
+    gpu: str = DEFAULT_GPU,
     *,
     kv_dtype: str = "bf16",
     engine: str = DEFAULT_ENGINE,
@@ -91,14 +111,24 @@ def warm_prefill_seconds(
     The cached KV is fetched first, then only the suffix is prefilled (its attention
     still reaches back over the cached prefix). No overlap between the two is assumed,
     which is conservative: LMCache and Mooncake overlap loading with compute layer by layer.
+
+    Taught in: no chapter yet: a tool for readers' own experiments.
     """
     p = positive_int("prompt_tokens", prompt_tokens, "tokens")
     h = non_negative_int("cached_tokens", cached_tokens, "tokens")
     if h > p:
-        raise ValueError(f"cached_tokens ({h} tokens) cannot exceed prompt_tokens ({p} tokens)")
+        raise ValueError(
+            f"cached_tokens ({h} tokens) cannot exceed prompt_tokens ({p} tokens)"
+        )
     coef = step_coefficients(model, gpu, engine=engine)
-    fetch = 0.0 if h == 0 else transfer_seconds(kv_payload_bytes(h, get_model(model).kv_bytes_per_token(kv_dtype)),
-                                                link_gbps)
+    fetch = (
+        0.0
+        if h == 0
+        else transfer_seconds(
+            kv_payload_bytes(h, get_model(model).kv_bytes_per_token(kv_dtype)),
+            link_gbps,
+        )
+    )
     suffix = p - h
     # a fully cached prompt still runs one token to get logits for the first output token (as vLLM does)
     return fetch + coef.prefill_seconds(max(suffix, 1), context_tokens=min(h, p - 1))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labs_py.core.validate import positive_int
 from labs_py.gpus import get_gpu
 from labs_py.steptime import (
     DEFAULT_BANDWIDTH_EFFICIENCY,
@@ -29,8 +30,6 @@ from labs_py.steptime import (
     prefill_seconds,
     step_flops_and_bytes,
 )
-from labs_py.validate import positive_int
-
 
 #: Intensities at which the roofs are drawn, FLOP/byte.
 ROOF_INTENSITY_DEFAULT = np.geomspace(0.5, 30000, 120)
@@ -38,7 +37,10 @@ ROOF_INTENSITY_DEFAULT = np.geomspace(0.5, 30000, 120)
 
 @dataclass(frozen=True)
 class StepOnRoofline:
-    """One engine step placed on the roofline."""
+    """One engine step placed on the roofline.
+
+    Taught in: no chapter calls it directly; it works behind why_split.
+    """
 
     label: str
     tokens_per_step: int
@@ -51,39 +53,60 @@ class StepOnRoofline:
         return self.flops / self.seconds / 1e12
 
 
-def roof_tflops(gpu: str, intensity: np.ndarray, *, measured: bool = False) -> np.ndarray:
+def roof_tflops(
+    gpu: str, intensity: np.ndarray, *, measured: bool = False
+) -> np.ndarray:
     """Attainable TFLOP/s at each intensity: ``min(compute roof, bandwidth x intensity)``.
 
     ``measured=True`` uses the roofs a benchmark reaches (the step-time model's
     efficiencies) instead of the datasheet's.
+
+    Taught in: why_split.
     """
     g = get_gpu(gpu)
     c = DEFAULT_COMPUTE_EFFICIENCY if measured else 1.0
     b = DEFAULT_BANDWIDTH_EFFICIENCY if measured else 1.0
-    return np.minimum(g.flops_per_s * c, g.bytes_per_s * b * np.asarray(intensity, dtype=float)) / 1e12
-
-
-def prefill_on_roofline(model: str, gpu: str, prompt_tokens: int) -> StepOnRoofline:
-    """A prompt prefilled alone in one step."""
-    n = positive_int("prompt_tokens", prompt_tokens, "tokens")
-    return StepOnRoofline(
-        label="prefill", tokens_per_step=n,
-        intensity_flops_per_byte=arithmetic_intensity(model, n),
-        flops=prefill_flops(model, n), seconds=prefill_seconds(model, n, gpu),
+    return (
+        np.minimum(
+            g.flops_per_s * c, g.bytes_per_s * b * np.asarray(intensity, dtype=float)
+        )
+        / 1e12
     )
 
 
-def decode_on_roofline(model: str, gpu: str, batch_size: int, context_tokens: int) -> StepOnRoofline:
+def prefill_on_roofline(model: str, gpu: str, prompt_tokens: int) -> StepOnRoofline:
+    """A prompt prefilled alone in one step.
+
+    Taught in: why_split.
+    """
+    n = positive_int("prompt_tokens", prompt_tokens, "tokens")
+    return StepOnRoofline(
+        label="prefill",
+        tokens_per_step=n,
+        intensity_flops_per_byte=arithmetic_intensity(model, n),
+        flops=prefill_flops(model, n),
+        seconds=prefill_seconds(model, n, gpu),
+    )
+
+
+def decode_on_roofline(
+    model: str, gpu: str, batch_size: int, context_tokens: int
+) -> StepOnRoofline:
     """A decode step of ``batch_size`` requests, each attending to ``context_tokens``.
 
     Its FLOPs and bytes are the ones that define its intensity, and its time is the
     step-time model's, so the point can never sit above the roof.
+
+    Taught in: why_split.
     """
     b = positive_int("batch_size", batch_size, "requests")
     flops, bytes_read = step_flops_and_bytes(model, b, context_tokens)
     return StepOnRoofline(
-        label="decode", tokens_per_step=b, intensity_flops_per_byte=flops / bytes_read,
-        flops=flops, seconds=decode_step_seconds(model, b, context_tokens, gpu),
+        label="decode",
+        tokens_per_step=b,
+        intensity_flops_per_byte=flops / bytes_read,
+        flops=flops,
+        seconds=decode_step_seconds(model, b, context_tokens, gpu),
     )
 
 
@@ -92,13 +115,17 @@ def min_compute_bound_tokens(model: str, gpu: str) -> int:
 
     Intensity grows with tokens per step (the weights are read once per step), so
     a binary search finds the first step size that is compute-bound.
+
+    Taught in: why_split.
     """
     ridge = get_gpu(gpu).ridge_flops_per_byte
     lo, hi = 1, 1
     while arithmetic_intensity(model, hi) < ridge:
         hi *= 2
         if hi > 1 << 24:
-            raise ValueError(f"{model} never reaches the ridge of {gpu} ({ridge:.0f} FLOP/byte)")
+            raise ValueError(
+                f"{model} never reaches the ridge of {gpu} ({ridge:.0f} FLOP/byte)"
+            )
     while lo < hi:
         mid = (lo + hi) // 2
         if arithmetic_intensity(model, mid) >= ridge:

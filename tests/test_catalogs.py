@@ -3,13 +3,18 @@
 import pytest
 
 from labs_py import gpus, links, models
-from labs_py.catalog import UnknownEntryError
-from labs_py.validate import UnitError
+from labs_py.core.catalog import UnknownEntryError
+from labs_py.core.validate import UnitError
 
 REQUIRED = [
-    "Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct",
-    "meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.1-405B", "mistralai/Mixtral-8x7B-v0.1",
-    "Qwen/Qwen3-32B", "deepseek-ai/DeepSeek-V3",
+    "Qwen/Qwen2.5-0.5B-Instruct",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "meta-llama/Llama-3.1-70B-Instruct",
+    "meta-llama/Llama-3.1-405B",
+    "mistralai/Mixtral-8x7B-v0.1",
+    "Qwen/Qwen3-32B",
+    "deepseek-ai/DeepSeek-V3",
 ]
 
 
@@ -29,12 +34,17 @@ def test_catalog_has_model_with_a_source(model_id):
         ("Qwen/Qwen2.5-7B-Instruct", 56),
         ("mistralai/Mixtral-8x7B-v0.1", 128),
         ("Qwen/Qwen3-32B", 256),  # explicit head_dim 128 (not 5120/64 = 80)
-        ("deepseek-ai/DeepSeek-V3", 61 * 576 * 2 / 1024),  # MLA: latent 512 + rope 64 per layer
+        (
+            "deepseek-ai/DeepSeek-V3",
+            61 * 576 * 2 / 1024,
+        ),  # MLA: latent 512 + rope 64 per layer
     ],
 )
 def test_kv_bytes_per_token(model_id, kib_per_token):
     assert models.kv_bytes_per_token(model_id) == kib_per_token * 1024
-    assert models.kv_bytes_per_token(model_id, kv_dtype="fp8") * 2 == kib_per_token * 1024
+    assert (
+        models.kv_bytes_per_token(model_id, kv_dtype="fp8") * 2 == kib_per_token * 1024
+    )
 
 
 def test_explicit_head_dim_wins():
@@ -62,7 +72,10 @@ def test_parameter_counts_match_published_within_2_percent(model_id, total_b, ac
 
 
 def test_aliases_and_short_names_resolve():
-    assert models.get_model("meta-llama/Llama-3.1-8B").id == "meta-llama/Llama-3.1-8B-Instruct"
+    assert (
+        models.get_model("meta-llama/Llama-3.1-8B").id
+        == "meta-llama/Llama-3.1-8B-Instruct"
+    )
     assert models.get_model("Llama-3.1-8B").id == "meta-llama/Llama-3.1-8B-Instruct"
 
 
@@ -78,8 +91,12 @@ def test_unknown_kv_dtype_names_the_choices():
 
 @pytest.mark.parametrize(
     "value, unit, direction, gbps",
-    [(10, "Gb/s", "per direction", 10), (31.5, "GB/s", "per direction", 252), (900, "GB/s", "bidirectional", 3600),
-     (0.4, "Tb/s", "per direction", 400)],
+    [
+        (10, "Gb/s", "per direction", 10),
+        (31.5, "GB/s", "per direction", 252),
+        (900, "GB/s", "bidirectional", 3600),
+        (0.4, "Tb/s", "per direction", 400),
+    ],
 )
 def test_unit_conversion(value, unit, direction, gbps):
     assert links.to_gbps(value, unit, direction) == pytest.approx(gbps)

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from labs_py import stats, validate
+from labs_py.core import stats, validate
 
 
 @pytest.mark.parametrize("bad", [0, -3])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from labs_py.notebooks import refresh
+from labs_py.book.notebooks import refresh
 
 ROOT = Path(__file__).resolve().parent.parent
 

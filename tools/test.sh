@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command 2 of the README: every test, in order. CI (.ci/run) runs exactly this.
 #
-#   1. unit tests of labs_py (and the labs' specs, against the solution unless LAB_IMPL=starter)
+#   1. unit tests of labs_py (the labs' specs, against the solution unless LAB_IMPL=starter; the house
+#      rules: import-linter layers, ruff, one home for each fact, tests/test_architecture.py)
 #   2. nbval on every chapter under notebooks/ (live mode, outputs of checked cells compared)
 #   3. a fresh build of the book with warnings as errors
 #   4. the browser test: the built site in headless Chromium with the network off

@@ -5,15 +5,28 @@
 * :mod:`labs_py.engine.request` -- a request, and its transferable identity (:class:`RequestSnapshot`);
 * :mod:`labs_py.engine.engine` -- the scheduler: continuous batching, chunked prefill, preemption.
 
-The block allocator and the paged pool live one level up, in :mod:`labs_py.kvcache`.
+The block allocator and the paged pool live one level up, in :mod:`labs_py.engine.kvcache`.
 """
 
 from labs_py.engine.engine import ROLES, Engine, StepReport
 from labs_py.engine.model import Chunk, TinyConfig, TinyModel, dense_reference_logits
-from labs_py.engine.request import Request, RequestSnapshot, SamplingParams, sample_token
+from labs_py.engine.request import (
+    Request,
+    RequestSnapshot,
+    SamplingParams,
+    sample_token,
+)
 
 __all__ = [
-    "Engine", "StepReport", "ROLES",
-    "TinyConfig", "TinyModel", "Chunk", "dense_reference_logits",
-    "Request", "RequestSnapshot", "SamplingParams", "sample_token",
+    "Engine",
+    "StepReport",
+    "ROLES",
+    "TinyConfig",
+    "TinyModel",
+    "Chunk",
+    "dense_reference_logits",
+    "Request",
+    "RequestSnapshot",
+    "SamplingParams",
+    "sample_token",
 ]

@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from labs_py.core.validate import one_of, positive_int
+from labs_py.engine.kvcache import PagedKVCache, UnknownRequestError
 from labs_py.engine.model import Chunk, TinyModel
 from labs_py.engine.request import Request, SamplingParams, sample_token
-from labs_py.kvcache import PagedKVCache, UnknownRequestError
-from labs_py.validate import one_of, positive_int
 
 __all__ = ["Engine", "StepReport", "ROLES"]
 
@@ -47,7 +47,10 @@ _auto_ids = itertools.count()
 
 @dataclass(frozen=True)
 class StepReport:
-    """What one scheduler step did."""
+    """What one scheduler step did.
+
+    Taught in: no chapter calls it directly; it works behind moving_a_live_request.
+    """
 
     step: int
     scheduled_tokens: dict[str, int]  # request id -> tokens computed this step
@@ -76,6 +79,8 @@ class Engine:
     Parameters: the ``model`` (several engines may share one), the pool size in
     ``num_blocks`` and its ``block_size_tokens``, and ``max_batch_tokens``, the
     most tokens one step computes (decode tokens first, then prefill chunks).
+
+    Taught in: moving_a_live_request.
     """
 
     def __init__(
@@ -93,7 +98,9 @@ class Engine:
         self.model = model
         self.name = name
         self.role = one_of("role", role, ROLES, "engine role")
-        self.max_batch_tokens = positive_int("max_batch_tokens", max_batch_tokens, "tokens per step")
+        self.max_batch_tokens = positive_int(
+            "max_batch_tokens", max_batch_tokens, "tokens per step"
+        )
         self.cache = PagedKVCache(
             num_layers=c.num_layers,
             num_kv_heads=c.num_kv_heads,
@@ -186,12 +193,18 @@ class Engine:
         except KeyError:
             held = ", ".join(repr(r) for r in list(self.requests)[:8]) or "none"
             done = " (it finished here)" if request_id in self._book.outputs else ""
-            raise UnknownRequestError(f"engine {self.name!r} has no live request {request_id!r}{done}; live: {held}") from None
+            raise UnknownRequestError(
+                f"engine {self.name!r} has no live request {request_id!r}{done}; live: {held}"
+            ) from None
 
     def block_table(self, request_id: str) -> tuple[int, ...]:
         """Physical block ids of ``request_id`` in logical order (empty if it holds none)."""
         self.request(request_id)
-        return self.allocator.block_table(request_id) if self.allocator.has_request(request_id) else ()
+        return (
+            self.allocator.block_table(request_id)
+            if self.allocator.has_request(request_id)
+            else ()
+        )
 
     def output(self, request_id: str) -> tuple[int, ...]:
         """Tokens generated so far (or in full, once finished here)."""
@@ -236,7 +249,12 @@ class Engine:
 
         If not, admitting it would end in a preemption it could never come back from.
         """
-        return self.allocator.blocks_needed(self.longest_kv_tokens(prompt_tokens, max_new_tokens)) <= self.num_blocks
+        return (
+            self.allocator.blocks_needed(
+                self.longest_kv_tokens(prompt_tokens, max_new_tokens)
+            )
+            <= self.num_blocks
+        )
 
     def check_can_adopt(self, snapshot) -> None:
         """Raise, changing nothing, unless ``snapshot`` (a :class:`RequestSnapshot`) can come here.
@@ -256,18 +274,25 @@ class Engine:
         self._check_tokens(snapshot.all_tokens, "the request's tokens")
         n_prompt, n_gen = len(snapshot.prompt_tokens), len(snapshot.generated_tokens)
         s = snapshot.sampling
-        if n_gen >= s.max_new_tokens or (n_gen and snapshot.generated_tokens[-1] in s.stop_token_ids):
-            raise ValueError(f"request {snapshot.request_id!r} has already finished; there is nothing left to run")
+        if n_gen >= s.max_new_tokens or (
+            n_gen and snapshot.generated_tokens[-1] in s.stop_token_ids
+        ):
+            raise ValueError(
+                f"request {snapshot.request_id!r} has already finished; there is nothing left to run"
+            )
         if snapshot.kv_tokens >= n_prompt + n_gen:
             raise ValueError(
-                f"request {snapshot.request_id!r} has KV for all {n_prompt + n_gen} of its tokens: there is no token left "
+                f"request {snapshot.request_id!r} has KV for all {n_prompt + n_gen} of its tokens: there is "
+                "no token left "
                 "to feed, so no logits to sample from. Keep the last token out of the KV (vLLM recomputes it too)"
             )
         if not self.could_ever_hold(n_prompt, s.max_new_tokens):
             longest = self.longest_kv_tokens(n_prompt, s.max_new_tokens)
             raise ValueError(
-                f"request {snapshot.request_id!r} could need {self.allocator.blocks_needed(longest)} blocks ({longest} tokens "
-                f"of KV at {self.block_size_tokens} tokens per block) but engine {self.name!r} has only {self.num_blocks} blocks"
+                f"request {snapshot.request_id!r} could need {self.allocator.blocks_needed(longest)} blocks "
+                f"({longest} tokens "
+                f"of KV at {self.block_size_tokens} tokens per block) but engine {self.name!r} has only "
+                f"{self.num_blocks} blocks"
             )
 
     def adopt(self, request: Request) -> None:
@@ -280,30 +305,49 @@ class Engine:
         self._check_new_id(request.request_id)
         self._check_tokens(request.all_tokens, "the request's tokens")
         if request.is_finished:
-            raise ValueError(f"request {request.request_id!r} has already finished; there is nothing left to run")
-        held = len(self.allocator.block_table(request.request_id)) if self.allocator.has_request(request.request_id) else 0
+            raise ValueError(
+                f"request {request.request_id!r} has already finished; there is nothing left to run"
+            )
+        held = (
+            len(self.allocator.block_table(request.request_id))
+            if self.allocator.has_request(request.request_id)
+            else 0
+        )
         need = self.allocator.blocks_needed(request.num_computed_tokens)
         if held != need:
             raise ValueError(
-                f"request {request.request_id!r} has {request.num_computed_tokens} tokens of KV, which need {need} blocks "
+                f"request {request.request_id!r} has {request.num_computed_tokens} tokens of KV, which need "
+                f"{need} blocks "
                 f"of {self.block_size_tokens} tokens, but it holds {held} blocks on engine {self.name!r}"
             )
         if request.num_computed_tokens >= request.num_tokens:
             raise ValueError(
-                f"request {request.request_id!r} has KV for all {request.num_tokens} of its tokens: there is no token left "
+                f"request {request.request_id!r} has KV for all {request.num_tokens} of its tokens: there is "
+                "no token left "
                 "to feed, so no logits to sample from. Keep the last token out of the KV (vLLM recomputes it too)"
             )
         self.requests[request.request_id] = request
-        (self.running.append if request.num_computed_tokens else self.waiting.append)(request.request_id)
+        (self.running.append if request.num_computed_tokens else self.waiting.append)(
+            request.request_id
+        )
 
-    def recompute_kv(self, block_table: Sequence[int], token_ids: Sequence[int], start_position: int) -> None:
+    def recompute_kv(
+        self, block_table: Sequence[int], token_ids: Sequence[int], start_position: int
+    ) -> None:
         """Fill the cache for ``token_ids`` at positions ``start_position ..``: a prefill with no sampling.
 
         The recovery strategy "recompute" is exactly this call on the destination.
         """
         toks = np.asarray(self._check_tokens(token_ids, "token_ids"), dtype=np.int64)
         if len(toks):
-            self.model.forward([Chunk(toks, int(start_position), tuple(block_table), want_logits=False)], self.cache)
+            self.model.forward(
+                [
+                    Chunk(
+                        toks, int(start_position), tuple(block_table), want_logits=False
+                    )
+                ],
+                self.cache,
+            )
 
     # ----------------------------------------------------------------- the scheduler
     def step(self) -> StepReport:
@@ -327,11 +371,15 @@ class Engine:
             while self.waiting and budget > 0:
                 req = self.requests[self.waiting[0]]
                 n = min(req.num_tokens - req.num_computed_tokens, budget)
-                need = self.allocator.blocks_needed(req.num_computed_tokens + n) - len(self._table(req.request_id))
+                need = self.allocator.blocks_needed(req.num_computed_tokens + n) - len(
+                    self._table(req.request_id)
+                )
                 if need > self.allocator.free_blocks:
                     break
                 self.waiting.popleft()
-                self.allocator.allocate_tokens(req.request_id, req.num_computed_tokens + n)
+                self.allocator.allocate_tokens(
+                    req.request_id, req.num_computed_tokens + n
+                )
                 self.running.append(req.request_id)
                 plan.append((req, n))
                 budget -= n
@@ -340,7 +388,14 @@ class Engine:
         for req, n in plan:
             start = req.num_computed_tokens
             toks = np.asarray(req.all_tokens[start : start + n], dtype=np.int64)
-            chunks.append(Chunk(toks, start, self._table(req.request_id), want_logits=start + n == req.num_tokens))
+            chunks.append(
+                Chunk(
+                    toks,
+                    start,
+                    self._table(req.request_id),
+                    want_logits=start + n == req.num_tokens,
+                )
+            )
         logits = self.model.forward(chunks, self.cache)
 
         emitted: dict[str, int] = {}
@@ -348,7 +403,11 @@ class Engine:
         parked: list[str] = []
         prefill_tokens = decode_tokens = 0
         for (req, n), lg in zip(plan, logits):
-            decoding = req.num_computed_tokens == req.num_tokens - 1 and n == 1 and req.generated_tokens
+            decoding = (
+                req.num_computed_tokens == req.num_tokens - 1
+                and n == 1
+                and req.generated_tokens
+            )
             if decoding:
                 decode_tokens += 1
             else:
@@ -384,7 +443,9 @@ class Engine:
                 break
             report = self.step()
             if report.idle and not report.preempted:
-                raise RuntimeError(f"engine {self.name!r} made no progress with work queued (a scheduling bug)")
+                raise RuntimeError(
+                    f"engine {self.name!r} made no progress with work queued (a scheduling bug)"
+                )
         return self.finished_outputs
 
     def state_fingerprint(self) -> str:
@@ -396,12 +457,20 @@ class Engine:
         rows = []
         for rid, r in sorted(self.requests.items()):
             rows.append((rid, r.all_tokens, r.num_computed_tokens, repr(r.rng_state())))
-        h.update(repr((rows, tuple(self.waiting), tuple(self.running), tuple(self.parked))).encode())
+        h.update(
+            repr(
+                (rows, tuple(self.waiting), tuple(self.running), tuple(self.parked))
+            ).encode()
+        )
         return h.hexdigest()
 
     # ----------------------------------------------------------------- internals
     def _table(self, request_id: str) -> tuple[int, ...]:
-        return self.allocator.block_table(request_id) if self.allocator.has_request(request_id) else ()
+        return (
+            self.allocator.block_table(request_id)
+            if self.allocator.has_request(request_id)
+            else ()
+        )
 
     def _reserve(self, req: Request, n: int, preempted: list[str]) -> bool:
         """Make room for ``n`` more tokens of ``req``, preempting from the back of the batch if needed.
@@ -409,7 +478,10 @@ class Engine:
         Returns False if ``req`` itself had to be preempted.
         """
         total = req.num_computed_tokens + n
-        while self.allocator.blocks_needed(total) - len(self._table(req.request_id)) > self.allocator.free_blocks:
+        while (
+            self.allocator.blocks_needed(total) - len(self._table(req.request_id))
+            > self.allocator.free_blocks
+        ):
             victim = self.running[-1]
             self._preempt(victim)
             preempted.append(victim)
@@ -435,15 +507,25 @@ class Engine:
 
     def _check_new_id(self, request_id: str) -> None:
         if not isinstance(request_id, str) or not request_id:
-            raise TypeError(f"request_id must be a non-empty string; got {request_id!r}")
+            raise TypeError(
+                f"request_id must be a non-empty string; got {request_id!r}"
+            )
         if request_id in self.requests:
-            raise ValueError(f"engine {self.name!r} already has a live request {request_id!r}; request ids must be unique")
+            raise ValueError(
+                f"engine {self.name!r} already has a live request {request_id!r}; request ids must be unique"
+            )
 
     def _check_tokens(self, tokens: Iterable[int], what: str) -> list[int]:
         out = []
         v = self.model.config.vocab_size
         for t in tokens:
-            if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= int(t) < v:
-                raise ValueError(f"{what}: token {t!r} is not a token id of this model (0 to {v - 1})")
+            if (
+                isinstance(t, bool)
+                or not isinstance(t, (int, np.integer))
+                or not 0 <= int(t) < v
+            ):
+                raise ValueError(
+                    f"{what}: token {t!r} is not a token id of this model (0 to {v - 1})"
+                )
             out.append(int(t))
         return out

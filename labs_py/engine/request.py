@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from labs_py.validate import non_negative_float, non_negative_int, positive_int
+from labs_py.core.validate import non_negative_float, non_negative_int, positive_int
 
 __all__ = ["SamplingParams", "Request", "RequestSnapshot", "sample_token"]
 
@@ -37,6 +37,8 @@ class SamplingParams:
     ``temperature == 0`` is greedy decoding (always the most likely token).
     Above 0, tokens are drawn from ``softmax(logits / temperature)`` with a
     random stream seeded by ``seed``, one draw per generated token.
+
+    Taught in: moving_a_live_request.
     """
 
     max_new_tokens: int = 16
@@ -48,18 +50,26 @@ class SamplingParams:
         positive_int("max_new_tokens", self.max_new_tokens, "tokens")
         non_negative_float("temperature", self.temperature, "(0 = greedy)")
         if self.temperature > 0 and self.seed is None:
-            raise ValueError("a sampled request (temperature > 0) needs a seed, so that its output is reproducible")
+            raise ValueError(
+                "a sampled request (temperature > 0) needs a seed, so that its output is reproducible"
+            )
         if self.seed is not None:
             non_negative_int("seed", self.seed, "(random seed)")
-        object.__setattr__(self, "stop_token_ids", tuple(int(t) for t in self.stop_token_ids))
+        object.__setattr__(
+            self, "stop_token_ids", tuple(int(t) for t in self.stop_token_ids)
+        )
 
 
-def sample_token(logits: np.ndarray, temperature: float, rng: np.random.Generator | None) -> int:
+def sample_token(
+    logits: np.ndarray, temperature: float, rng: np.random.Generator | None
+) -> int:
     """Pick the next token: the arg-max when greedy, else one draw from the softmax.
 
     The draw uses one uniform number from the request's own stream and a
     left-to-right cumulative sum, so the same logits and the same stream
     position always give the same token.
+
+    Taught in: no chapter calls it directly; it works behind moving_a_live_request.
     """
     if temperature == 0:
         return int(np.argmax(logits))
@@ -80,6 +90,8 @@ class Request:
     difference is what the next step must compute: the whole prompt at first
     (prefill), then one token per step (decode), or everything again after a
     preemption (recompute).
+
+    Taught in: moving_a_live_request.
     """
 
     request_id: str
@@ -90,9 +102,20 @@ class Request:
     rng: np.random.Generator | None = None
 
     @classmethod
-    def new(cls, request_id: str, prompt_tokens: tuple[int, ...], sampling: SamplingParams) -> "Request":
-        rng = np.random.Generator(np.random.PCG64(sampling.seed)) if sampling.temperature > 0 else None
-        return cls(request_id=request_id, prompt_tokens=tuple(prompt_tokens), sampling=sampling, rng=rng)
+    def new(
+        cls, request_id: str, prompt_tokens: tuple[int, ...], sampling: SamplingParams
+    ) -> Request:
+        rng = (
+            np.random.Generator(np.random.PCG64(sampling.seed))
+            if sampling.temperature > 0
+            else None
+        )
+        return cls(
+            request_id=request_id,
+            prompt_tokens=tuple(prompt_tokens),
+            sampling=sampling,
+            rng=rng,
+        )
 
     @property
     def all_tokens(self) -> tuple[int, ...]:
@@ -106,14 +129,16 @@ class Request:
     @property
     def is_finished(self) -> bool:
         g = self.generated_tokens
-        return len(g) >= self.sampling.max_new_tokens or (bool(g) and g[-1] in self.sampling.stop_token_ids)
+        return len(g) >= self.sampling.max_new_tokens or (
+            bool(g) and g[-1] in self.sampling.stop_token_ids
+        )
 
     def rng_state(self) -> dict[str, Any] | None:
         """Where this request's random stream stands (``None`` for greedy requests)."""
         return None if self.rng is None else _copy_state(self.rng.bit_generator.state)
 
     @classmethod
-    def from_snapshot(cls, snapshot: "RequestSnapshot") -> "Request":
+    def from_snapshot(cls, snapshot: RequestSnapshot) -> Request:
         """Rebuild a request from its identity; ``num_computed_tokens`` is the snapshot's ``kv_tokens``."""
         rng = None
         if snapshot.rng_state is not None:
@@ -149,6 +174,8 @@ class RequestSnapshot:
     * **ship all but the last**: one token recomputed, as vLLM's decode side does
       after pulling a prefill's blocks (it recomputes the last prompt token to
       get the logits it samples from).
+
+    Taught in: moving_a_live_request.
     """
 
     request_id: str
@@ -166,12 +193,18 @@ class RequestSnapshot:
         non_negative_int("kv_tokens", self.kv_tokens, "tokens")
         known = len(self.prompt_tokens) + len(self.generated_tokens)
         if self.kv_tokens > known:
-            raise ValueError(f"kv_tokens ({self.kv_tokens} tokens) cannot exceed the tokens the request knows ({known} tokens)")
+            raise ValueError(
+                f"kv_tokens ({self.kv_tokens} tokens) cannot exceed the tokens the request knows ({known} tokens)"
+            )
         if self.kv is not None:
             if self.kv.ndim != 5 or self.kv.shape[1] != 2:
-                raise ValueError(f"kv must have shape (layers, 2, tokens, kv_heads, head_dim); got {self.kv.shape}")
+                raise ValueError(
+                    f"kv must have shape (layers, 2, tokens, kv_heads, head_dim); got {self.kv.shape}"
+                )
             if self.kv.shape[2] > self.kv_tokens:
-                raise ValueError(f"kv holds {self.kv.shape[2]} tokens but kv_tokens is only {self.kv_tokens} tokens")
+                raise ValueError(
+                    f"kv holds {self.kv.shape[2]} tokens but kv_tokens is only {self.kv_tokens} tokens"
+                )
 
     @property
     def shipped_tokens(self) -> int:

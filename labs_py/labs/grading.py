@@ -34,7 +34,10 @@ class Report:
 
     def __str__(self) -> str:
         marks = {"pass": "PASS", "fail": "FAIL", "todo": "TODO", "error": "ERROR"}
-        lines = [f"{marks[r.status]:5s} {r.name}" + (f": {r.message}" if r.message else "") for r in self.results]
+        lines = [
+            f"{marks[r.status]:5s} {r.name}" + (f": {r.message}" if r.message else "")
+            for r in self.results
+        ]
         lines.append(f"{self.passed}/{len(self.results)} checks pass")
         return "\n".join(lines)
 
@@ -50,11 +53,15 @@ def run_spec(checks: Sequence[Check], impl: object) -> Report:
         try:
             check(impl)
         except NotImplementedError as exc:
-            report.results.append(Result(check_name(check), "todo", str(exc) or "not implemented yet"))
+            report.results.append(
+                Result(check_name(check), "todo", str(exc) or "not implemented yet")
+            )
         except AssertionError as exc:
             report.results.append(Result(check_name(check), "fail", str(exc)))
         except Exception as exc:  # noqa: BLE001 - a student's bug must not crash the grader
-            report.results.append(Result(check_name(check), "error", f"{type(exc).__name__}: {exc}"))
+            report.results.append(
+                Result(check_name(check), "error", f"{type(exc).__name__}: {exc}")
+            )
         else:
             report.results.append(Result(check_name(check), "pass"))
     return report

@@ -41,7 +41,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labs_py import validate
+from labs_py.core import validate
 
 BACKENDS = ("cpu", "gpu")
 ROLES = ("single", "producer", "consumer")
@@ -55,7 +55,10 @@ PAIR_VENV = REPO_ROOT / ".venv-pair"
 
 
 def pair_python() -> Path:
-    """The interpreter of the pair environment (``.venv-pair/bin/python``)."""
+    """The interpreter of the pair environment (``.venv-pair/bin/python``).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     return PAIR_VENV / "bin" / "python"
 
 
@@ -65,15 +68,22 @@ ENV_PORT_OFFSET = "LABS_PAIR_PORT_OFFSET"
 
 
 def default_port(base: int) -> int:
-    """``base`` plus ``$LABS_PAIR_PORT_OFFSET`` (0 when unset)."""
+    """``base`` plus ``$LABS_PAIR_PORT_OFFSET`` (0 when unset).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     raw = os.environ.get(ENV_PORT_OFFSET, "").strip() or "0"
     try:
         offset = int(raw)
     except ValueError:
-        raise ValueError(f"{ENV_PORT_OFFSET} must be an integer number of ports; got {raw!r}") from None
+        raise ValueError(
+            f"{ENV_PORT_OFFSET} must be an integer number of ports; got {raw!r}"
+        ) from None
     port = base + offset
     if not 1024 <= port <= 65535:
-        raise ValueError(f"{ENV_PORT_OFFSET}={offset} puts port {base} at {port}, outside 1024-65535")
+        raise ValueError(
+            f"{ENV_PORT_OFFSET}={offset} puts port {base} at {port}, outside 1024-65535"
+        )
     return port
 
 
@@ -83,6 +93,8 @@ class PairConfig:
 
     Units are in the names: ``_tokens``, ``_gib``, ``_s``. Ports are TCP ports on
     ``host``, which is loopback: nothing here listens on another interface.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
 
     backend: str = "cpu"
@@ -95,7 +107,9 @@ class PairConfig:
     max_num_seqs: int = 64
     seed: int = 0
     enforce_eager: bool = True  # skip torch.compile: startup ~40 s instead of 47-76 s
-    enable_prefix_caching: bool = True  # vLLM's default; drills that resend a prompt turn it off
+    enable_prefix_caching: bool = (
+        True  # vLLM's default; drills that resend a prompt turn it off
+    )
     kv_cache_gib: float = 1.0  # CPU: VLLM_CPU_KVCACHE_SPACE
     gpu_memory_utilization: float = 0.8  # GPU: the fraction each GPU gives vLLM
     n_gpus: int = 2  # GPU path: 1 or 2
@@ -111,10 +125,16 @@ class PairConfig:
     prefill_cores: tuple[tuple[int, ...], ...] = ((0,),)
     decode_cores: tuple[tuple[int, ...], ...] = ((1,),)
     kv_lease_duration_s: int = 30  # how long P keeps blocks that D has not read
-    nixl_progress_delay_us: int = 100  # CPU path: NIXL progress thread sleeps this long between polls
-    shm_busy_loop_s: float | None = None  # vLLM's spin-after-read of its shared-memory queues (None: vLLM's 1 s)
+    nixl_progress_delay_us: int = (
+        100  # CPU path: NIXL progress thread sleeps this long between polls
+    )
+    shm_busy_loop_s: float | None = (
+        None  # vLLM's spin-after-read of its shared-memory queues (None: vLLM's 1 s)
+    )
     connector: str = "NixlConnector"
-    niceness: int = 0  # scheduling priority of every process we start (negative needs root)
+    niceness: int = (
+        0  # scheduling priority of every process we start (negative needs root)
+    )
     # CPU path: confine each instance's whole process tree (API server, engine core, worker) to
     # its cores, not only the worker's OpenMP threads. vLLM's engine core and worker spin
     # (sched_yield) for 1 s after every message; unconfined, one instance's spinners run on
@@ -125,21 +145,27 @@ class PairConfig:
     # an instance has one OpenMP thread) to the last core of the NUMA node, here core 1, the
     # decoder's core, whatever VLLM_CPU_OMP_THREADS_BIND says. Our plugin keeps that "reserved"
     # core among the instance's own cores. Measured (2000-token prompts one at a time through the
-    # proxy): prefill leg 850-930 ms with vLLM's choice, 265 ms kept on core 0 (docs/pair.md).
+    # proxy): prefill leg 850-930 ms with vLLM's choice, 265 ms kept on core 0 (docs/runbook.md).
     nixl_reserve_own_cores: bool = True
     extra_kv_config: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate.one_of("backend", self.backend, BACKENDS, "backend")
-        validate.one_of("dtype", self.dtype, ("float32", "bfloat16", "float16"), "dtype")
+        validate.one_of(
+            "dtype", self.dtype, ("float32", "bfloat16", "float16"), "dtype"
+        )
         validate.positive_int("block_size_tokens", self.block_size_tokens, "tokens")
         if self.backend == "cpu" and self.block_size_tokens % 32:
             raise ValueError(
                 f"block_size_tokens must be a multiple of 32 tokens on the CPU backend; "
                 f"got {self.block_size_tokens} tokens"
             )
-        validate.positive_int("max_model_len_tokens", self.max_model_len_tokens, "tokens")
-        validate.positive_int("max_num_batched_tokens", self.max_num_batched_tokens, "tokens")
+        validate.positive_int(
+            "max_model_len_tokens", self.max_model_len_tokens, "tokens"
+        )
+        validate.positive_int(
+            "max_num_batched_tokens", self.max_num_batched_tokens, "tokens"
+        )
         validate.positive_int("max_num_seqs", self.max_num_seqs, "sequences")
         validate.non_negative_int("seed", self.seed, "")
         validate.positive_float("kv_cache_gib", self.kv_cache_gib, "GiB")
@@ -147,21 +173,30 @@ class PairConfig:
         validate.positive_int("n_prefill", self.n_prefill, "instances")
         validate.positive_int("n_decode", self.n_decode, "instances")
         if not -20 <= self.niceness <= 19:
-            raise ValueError(f"niceness must be between -20 and 19; got {self.niceness!r}")
-        validate.non_negative_int("nixl_progress_delay_us", self.nixl_progress_delay_us, "microseconds")
+            raise ValueError(
+                f"niceness must be between -20 and 19; got {self.niceness!r}"
+            )
+        validate.non_negative_int(
+            "nixl_progress_delay_us", self.nixl_progress_delay_us, "microseconds"
+        )
         validate.positive_int("kv_lease_duration_s", self.kv_lease_duration_s, "s")
         if self.n_gpus not in (1, 2):
             raise ValueError(f"n_gpus must be 1 or 2 GPUs; got {self.n_gpus!r}")
         if self.host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"host must be a loopback address; got {self.host!r}")
-        for name, cores in (("prefill_cores", self.prefill_cores), ("decode_cores", self.decode_cores)):
+        for name, cores in (
+            ("prefill_cores", self.prefill_cores),
+            ("decode_cores", self.decode_cores),
+        ):
             if not cores or any(not c for c in cores):
-                raise ValueError(f"{name} must list at least one core per instance; got {cores!r}")
+                raise ValueError(
+                    f"{name} must list at least one core per instance; got {cores!r}"
+                )
         if not self.single_cores:
             raise ValueError("single_cores must list at least one core")
 
     # ---- derived values -------------------------------------------------
-    def replace(self, **changes) -> "PairConfig":
+    def replace(self, **changes) -> PairConfig:
         """A copy with some fields changed (the config is frozen)."""
         return dataclasses.replace(self, **changes)
 
@@ -174,7 +209,7 @@ class PairConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PairConfig":
+    def from_dict(cls, d: dict) -> PairConfig:
         d = dict(d)
         d["single_cores"] = tuple(d.get("single_cores", (0,)))
         d["prefill_cores"] = tuple(tuple(c) for c in d.get("prefill_cores", ((0,),)))
@@ -230,7 +265,10 @@ class PairConfig:
 
 @dataclass(frozen=True)
 class InstanceSpec:
-    """How to start one vLLM instance: its argv and the environment added to ours."""
+    """How to start one vLLM instance: its argv and the environment added to ours.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
 
     name: str
     role: str
@@ -257,7 +295,15 @@ class InstanceSpec:
 
 
 def instance_name(role: str, index: int = 0) -> str:
-    return "single" if role == "single" else f"{'prefill' if role == 'producer' else 'decode'}{index}"
+    """A process's name: ``"single"``, ``"prefill0"``, ``"decode1"``.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    return (
+        "single"
+        if role == "single"
+        else f"{'prefill' if role == 'producer' else 'decode'}{index}"
+    )
 
 
 def _cores_arg(cores: tuple[int, ...]) -> str:
@@ -271,7 +317,10 @@ MEASURE_NICENESS = -10
 
 
 def apply_niceness(niceness: int) -> int:
-    """Set this process's niceness (children inherit it); return the value in force."""
+    """Set this process's niceness (children inherit it); return the value in force.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     if niceness:
         try:
             os.setpriority(os.PRIO_PROCESS, 0, niceness)
@@ -281,7 +330,10 @@ def apply_niceness(niceness: int) -> int:
 
 
 def base_env(cfg: PairConfig) -> dict:
-    """Environment shared by every instance: offline, loopback only, caches under ``.pair/``."""
+    """Environment shared by every instance: offline, loopback only, caches under ``.pair/``.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     env = {
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -311,12 +363,16 @@ def base_env(cfg: PairConfig) -> dict:
     return env
 
 
-def instance_spec(cfg: PairConfig, role: str, index: int = 0, python: str | None = None) -> InstanceSpec:
+def instance_spec(
+    cfg: PairConfig, role: str, index: int = 0, python: str | None = None
+) -> InstanceSpec:
     """The launch command and environment of one instance, derived from ``cfg`` alone.
 
     The single instance, every producer and every consumer get the same model,
     dtype, block size, context length, batch budget and seed; only the port,
     the cores and the KV role differ. That is the whole point of one source.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
     validate.one_of("role", role, ROLES, "instance role")
     if role == "producer" and not 0 <= index < cfg.n_prefill:
@@ -326,17 +382,31 @@ def instance_spec(cfg: PairConfig, role: str, index: int = 0, python: str | None
     py = python or str(pair_python())
     port = cfg.port(role, index)
     argv = [
-        py, "-m", "labs_py.pair.vllm_entry", "serve", cfg.model_dir,
-        "--host", cfg.host,
-        "--port", str(port),
-        "--served-model-name", cfg.served_model_name,
-        "--dtype", cfg.dtype,
-        "--max-model-len", str(cfg.max_model_len_tokens),
-        "--max-num-batched-tokens", str(cfg.max_num_batched_tokens),
-        "--max-num-seqs", str(cfg.max_num_seqs),
-        "--block-size", str(cfg.block_size_tokens),
-        "--seed", str(cfg.seed),
-        "--generation-config", "vllm",
+        py,
+        "-m",
+        "labs_py.pair.vllm_entry",
+        "serve",
+        cfg.model_dir,
+        "--host",
+        cfg.host,
+        "--port",
+        str(port),
+        "--served-model-name",
+        cfg.served_model_name,
+        "--dtype",
+        cfg.dtype,
+        "--max-model-len",
+        str(cfg.max_model_len_tokens),
+        "--max-num-batched-tokens",
+        str(cfg.max_num_batched_tokens),
+        "--max-num-seqs",
+        str(cfg.max_num_seqs),
+        "--block-size",
+        str(cfg.block_size_tokens),
+        "--seed",
+        str(cfg.seed),
+        "--generation-config",
+        "vllm",
     ]
     if cfg.enforce_eager:
         argv.append("--enforce-eager")
@@ -355,22 +425,42 @@ def instance_spec(cfg: PairConfig, role: str, index: int = 0, python: str | None
     else:
         gpu = 0 if (cfg.n_gpus == 1 or role != "consumer") else 1
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
-        share = cfg.gpu_memory_utilization / (2 if (cfg.n_gpus == 1 and role != "single") else 1)
+        share = cfg.gpu_memory_utilization / (
+            2 if (cfg.n_gpus == 1 and role != "single") else 1
+        )
         argv += ["--gpu-memory-utilization", f"{share:.3f}"]
         cores = (gpu,)
-    return InstanceSpec(instance_name(role, index), role, index, port, tuple(argv), env, tuple(cores))
+    return InstanceSpec(
+        instance_name(role, index), role, index, port, tuple(argv), env, tuple(cores)
+    )
 
 
 def pair_specs(cfg: PairConfig, python: str | None = None) -> list[InstanceSpec]:
-    """All producers then all consumers of ``cfg`` (``n_prefill`` + ``n_decode`` specs)."""
+    """All producers then all consumers of ``cfg`` (``n_prefill`` + ``n_decode`` specs).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     specs = [instance_spec(cfg, "producer", i, python) for i in range(cfg.n_prefill)]
     specs += [instance_spec(cfg, "consumer", i, python) for i in range(cfg.n_decode)]
     return specs
 
 
-def proxy_argv(cfg: PairConfig, python: str | None = None, forward_kv_params: bool = True) -> list[str]:
-    """The proxy's command line, with its upstreams taken from ``cfg``."""
-    argv = [python or sys.executable, "-m", "labs_py.pair.proxy", "--host", cfg.host, "--port", str(cfg.proxy_port)]
+def proxy_argv(
+    cfg: PairConfig, python: str | None = None, forward_kv_params: bool = True
+) -> list[str]:
+    """The proxy's command line, with its upstreams taken from ``cfg``.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    argv = [
+        python or sys.executable,
+        "-m",
+        "labs_py.pair.proxy",
+        "--host",
+        cfg.host,
+        "--port",
+        str(cfg.proxy_port),
+    ]
     for u in cfg.prefill_urls():
         argv += ["--prefill", u]
     for u in cfg.decode_urls():
@@ -381,12 +471,17 @@ def proxy_argv(cfg: PairConfig, python: str | None = None, forward_kv_params: bo
 
 
 def count_gpus() -> int:
-    """Number of NVIDIA GPUs ``nvidia-smi -L`` lists (0 when the tool is missing or fails)."""
+    """Number of NVIDIA GPUs ``nvidia-smi -L`` lists (0 when the tool is missing or fails).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return 0
     try:
-        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=20, check=False)
+        out = subprocess.run(
+            [exe, "-L"], capture_output=True, text=True, timeout=20, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return 0
     return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
@@ -396,6 +491,8 @@ def backend_unavailable_reason(cfg: PairConfig) -> str | None:
     """Why ``cfg``'s backend cannot run on this machine, or ``None`` when it can.
 
     Callers print this and skip; they never fake a GPU result.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
     if cfg.backend == "gpu":
         n = count_gpus()
@@ -404,7 +501,9 @@ def backend_unavailable_reason(cfg: PairConfig) -> str | None:
         if n < cfg.n_gpus:
             return f"GPU path skipped: it asks for {cfg.n_gpus} GPUs and this machine has {n}"
         return None
-    need = {c for r in (cfg.prefill_cores + cfg.decode_cores) for c in r} | set(cfg.single_cores)
+    need = {c for r in (cfg.prefill_cores + cfg.decode_cores) for c in r} | set(
+        cfg.single_cores
+    )
     have = os.cpu_count() or 1
     if max(need) >= have:
         return f"CPU path needs cores {sorted(need)}; this machine has {have} core(s)"

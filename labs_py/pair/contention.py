@@ -19,13 +19,16 @@ import sys
 import time
 from dataclasses import dataclass
 
-from labs_py import validate
+from labs_py.core import validate
 
 _TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 
 
 def system_busy_s() -> float:
-    """CPU seconds the whole machine spent not idle since boot (all cores)."""
+    """CPU seconds the whole machine spent not idle since boot (all cores).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
     user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
@@ -33,7 +36,10 @@ def system_busy_s() -> float:
 
 
 def process_cpu_s(pid: int) -> float:
-    """utime + stime of ``pid`` (all its threads), in seconds; 0 if it is gone."""
+    """utime + stime of ``pid`` (all its threads), in seconds; 0 if it is gone.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     try:
         with open(f"/proc/{pid}/stat") as f:
             rest = f.read().rsplit(")", 1)[1].split()
@@ -43,7 +49,10 @@ def process_cpu_s(pid: int) -> float:
 
 
 def our_pids(process_groups: list[int]) -> set[int]:
-    """This process plus every live member of the given process groups."""
+    """This process plus every live member of the given process groups.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     from labs_py.pair.launch import group_members
 
     pids = {os.getpid()}
@@ -54,7 +63,10 @@ def our_pids(process_groups: list[int]) -> set[int]:
 
 @dataclass
 class Window:
-    """A measurement window; :meth:`close` returns the foreign load over it."""
+    """A measurement window; :meth:`close` returns the foreign load over it.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
 
     process_groups: list[int]
 
@@ -78,12 +90,18 @@ class Window:
         }
 
 
-def wait_for_quiet(process_groups: list[int], max_foreign_cores: float = 0.15, window_s: float = 5.0,
-                   timeout_s: float = 120.0) -> dict:
+def wait_for_quiet(
+    process_groups: list[int],
+    max_foreign_cores: float = 0.15,
+    window_s: float = 5.0,
+    timeout_s: float = 120.0,
+) -> dict:
     """Wait until other programs use less than ``max_foreign_cores`` over a ``window_s`` window.
 
     Returns ``{"waited_s", "foreign_cores", "quiet"}``; ``quiet`` is false if
     ``timeout_s`` passed first (the run then goes ahead, and says so).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
     validate.positive_float("window_s", window_s, "s")
     validate.non_negative_float("max_foreign_cores", max_foreign_cores, "cores")
@@ -97,5 +115,8 @@ def wait_for_quiet(process_groups: list[int], max_foreign_cores: float = 0.15, w
             return {"waited_s": round(waited, 1), "foreign_cores": load, "quiet": True}
         if waited > timeout_s:
             return {"waited_s": round(waited, 1), "foreign_cores": load, "quiet": False}
-        print(f"[pair] waiting for a quiet machine: other programs use {load:.2f} cores ({waited:.0f} s)",
-              file=sys.stderr, flush=True)
+        print(
+            f"[pair] waiting for a quiet machine: other programs use {load:.2f} cores ({waited:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )

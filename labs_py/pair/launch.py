@@ -33,7 +33,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labs_py import validate
+from labs_py.core import validate
 from labs_py.pair.config import STATE_DIR
 
 RUN_DIR = STATE_DIR / "run"
@@ -41,12 +41,18 @@ LOG_DIR = STATE_DIR / "logs"
 
 
 class LaunchError(RuntimeError):
-    """A process failed to start, to become ready, or to stop."""
+    """A process failed to start, to become ready, or to stop.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
 
 
 @dataclass
 class Process:
-    """One started process: its name, pid (= process group id), port and log file."""
+    """One started process: its name, pid (= process group id), port and log file.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
 
     name: str
     pid: int
@@ -109,7 +115,10 @@ def _all_pids() -> list[int]:
 
 
 def group_members(pgid: int) -> set[int]:
-    """Live pids whose process group is ``pgid``."""
+    """Live pids whose process group is ``pgid``.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     out = set()
     for pid in _all_pids():
         st = _stat_fields(pid)
@@ -119,7 +128,10 @@ def group_members(pgid: int) -> set[int]:
 
 
 def descendants(pid: int) -> set[int]:
-    """Live descendants of ``pid`` (children, grandchildren, ...)."""
+    """Live descendants of ``pid`` (children, grandchildren, ...).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     parent_of = {}
     for p in _all_pids():
         st = _stat_fields(p)
@@ -134,6 +146,10 @@ def descendants(pid: int) -> set[int]:
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something already listens on ``host:port``.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
         return s.connect_ex((host, port)) == 0
@@ -146,11 +162,19 @@ def _preexec(niceness: int, cpus: tuple[int, ...] | None):
             os.setpriority(os.PRIO_PROCESS, 0, niceness)
         if cpus:
             os.sched_setaffinity(0, cpus)
+
     return run if (niceness or cpus) else None
 
 
-def start(name: str, argv: list[str], port: int, env: dict | None = None, log_dir: Path | None = None,
-          niceness: int = 0, cpus: tuple[int, ...] | None = None) -> Process:
+def start(
+    name: str,
+    argv: list[str],
+    port: int,
+    env: dict | None = None,
+    log_dir: Path | None = None,
+    niceness: int = 0,
+    cpus: tuple[int, ...] | None = None,
+) -> Process:
     """Start ``argv`` as its own process group with ``env`` added; log to ``log_dir/name.log``.
 
     A negative ``niceness`` (root only) raises the scheduling priority of the
@@ -158,11 +182,15 @@ def start(name: str, argv: list[str], port: int, env: dict | None = None, log_di
     measured processes then get the cores they are pinned to when they need them.
     ``cpus`` confines the process and everything it spawns to those cores
     (``sched_setaffinity``, inherited by children).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
     log_dir = LOG_DIR if log_dir is None else log_dir
     validate.positive_int("port", port, "TCP port")
     if port_in_use(port):
-        raise LaunchError(f"{name}: port {port} on 127.0.0.1 is already in use; stop what holds it first")
+        raise LaunchError(
+            f"{name}: port {port} on 127.0.0.1 is already in use; stop what holds it first"
+        )
     log_dir.mkdir(parents=True, exist_ok=True)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
@@ -170,29 +198,52 @@ def start(name: str, argv: list[str], port: int, env: dict | None = None, log_di
     full_env.update(env or {})
     with open(log_path, "wb") as log:
         popen = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=full_env, start_new_session=True,
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=full_env,
+            start_new_session=True,
             preexec_fn=_preexec(niceness, cpus),
         )
     proc = Process(name, popen.pid, port, log_path, list(argv), time.time(), popen)
-    (RUN_DIR / f"{name}.json").write_text(json.dumps(
-        {"name": name, "pid": proc.pid, "port": port, "log": str(log_path), "argv": proc.argv,
-         "started_at_s": proc.started_at_s}, indent=1))
+    (RUN_DIR / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "pid": proc.pid,
+                "port": port,
+                "log": str(log_path),
+                "argv": proc.argv,
+                "started_at_s": proc.started_at_s,
+            },
+            indent=1,
+        )
+    )
     return proc
 
 
-def wait_ready(proc: Process, timeout_s: float = 300.0, path: str = "/health", progress: bool = True) -> float:
+def wait_ready(
+    proc: Process,
+    timeout_s: float = 300.0,
+    path: str = "/health",
+    progress: bool = True,
+) -> float:
     """Block until ``GET path`` answers 200; return the seconds it took.
 
     Raises :class:`LaunchError` (with the log's tail) if the process dies or the
     deadline passes. Prints a progress line every 10 s while it waits.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
     validate.positive_float("timeout_s", timeout_s, "s")
     t0 = time.time()
     last_print = t0
     while True:
         if not proc.alive():
-            raise LaunchError(f"{proc.name} exited before it was ready; last log lines:\n{proc.log_tail()}")
+            raise LaunchError(
+                f"{proc.name} exited before it was ready; last log lines:\n{proc.log_tail()}"
+            )
         try:
             with urllib.request.urlopen(proc.url + path, timeout=2) as r:
                 if r.status == 200:
@@ -202,9 +253,14 @@ def wait_ready(proc: Process, timeout_s: float = 300.0, path: str = "/health", p
             pass
         now = time.time()
         if now - t0 > timeout_s:
-            raise LaunchError(f"{proc.name} not ready after {timeout_s:.0f} s; last log lines:\n{proc.log_tail()}")
+            raise LaunchError(
+                f"{proc.name} not ready after {timeout_s:.0f} s; last log lines:\n{proc.log_tail()}"
+            )
         if progress and now - last_print >= 10:
-            print(f"[pair] waiting for {proc.name} on :{proc.port} ({now - t0:.0f} s)", flush=True)
+            print(
+                f"[pair] waiting for {proc.name} on :{proc.port} ({now - t0:.0f} s)",
+                flush=True,
+            )
             last_print = now
         time.sleep(0.5)
 
@@ -214,8 +270,12 @@ def stop(proc: Process, timeout_s: float = 30.0) -> None:
 
     Raises :class:`LaunchError` if any process of the group (or a descendant
     recorded at readiness) survives.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
-    watched = {proc.pid} | proc.descendants | group_members(proc.pid) | descendants(proc.pid)
+    watched = (
+        {proc.pid} | proc.descendants | group_members(proc.pid) | descendants(proc.pid)
+    )
     if proc.popen is None and _cmdline(proc.pid) and _cmdline(proc.pid) != proc.argv:
         # pid reused by someone else: never signal it
         watched.discard(proc.pid)
@@ -245,11 +305,16 @@ def stop(proc: Process, timeout_s: float = 30.0) -> None:
     left = {p for p in watched if _pid_alive(p)} | group_members(proc.pid)
     (RUN_DIR / f"{proc.name}.json").unlink(missing_ok=True)
     if left:
-        raise LaunchError(f"{proc.name}: processes still alive after stop: {sorted(left)}")
+        raise LaunchError(
+            f"{proc.name}: processes still alive after stop: {sorted(left)}"
+        )
 
 
 def kill_hard(proc: Process) -> None:
-    """SIGKILL the whole group at once: the crash a failure drill simulates."""
+    """SIGKILL the whole group at once: the crash a failure drill simulates.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -257,16 +322,31 @@ def kill_hard(proc: Process) -> None:
 
 
 def recorded() -> list[Process]:
-    """Processes recorded under ``.pair/run/`` by an earlier ``up`` (alive or not)."""
+    """Processes recorded under ``.pair/run/`` by an earlier ``up`` (alive or not).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     out = []
     for f in sorted(RUN_DIR.glob("*.json")) if RUN_DIR.exists() else []:
         d = json.loads(f.read_text())
-        out.append(Process(d["name"], d["pid"], d["port"], Path(d["log"]), d["argv"], d["started_at_s"]))
+        out.append(
+            Process(
+                d["name"],
+                d["pid"],
+                d["port"],
+                Path(d["log"]),
+                d["argv"],
+                d["started_at_s"],
+            )
+        )
     return out
 
 
 def stop_recorded(names: list[str] | None = None) -> list[str]:
-    """Stop the recorded processes (all, or those named); return the names stopped."""
+    """Stop the recorded processes (all, or those named); return the names stopped.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     stopped = []
     for proc in recorded():
         if names and proc.name not in names:
@@ -280,19 +360,28 @@ def stop_recorded(names: list[str] | None = None) -> list[str]:
 
 
 class ProcessSet:
-    """Context manager that stops everything it started, in reverse order, even on error."""
+    """Context manager that stops everything it started, in reverse order, even on error.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
 
     def __init__(self, niceness: int = 0) -> None:
         self.procs: list[Process] = []
         self.niceness = niceness
 
-    def start(self, name: str, argv: list[str], port: int, env: dict | None = None,
-              cpus: tuple[int, ...] | None = None) -> Process:
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        env: dict | None = None,
+        cpus: tuple[int, ...] | None = None,
+    ) -> Process:
         p = start(name, argv, port, env, niceness=self.niceness, cpus=cpus)
         self.procs.append(p)
         return p
 
-    def __enter__(self) -> "ProcessSet":
+    def __enter__(self) -> ProcessSet:
         return self
 
     def stop_all(self) -> list[str]:

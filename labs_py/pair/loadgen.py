@@ -21,7 +21,7 @@ so every request produces exactly ``max_tokens`` tokens.
 
 Each record keeps ``token_times_s``: when each streamed chunk arrived, in
 seconds after the request was sent (``time.perf_counter``), and the token ids
-it carried. :mod:`labs_py.pair.timing` turns those into TTFT, ITL, TPOT, E2E.
+it carried. :mod:`labs_py.captures.timing` turns those into TTFT, ITL, TPOT, E2E.
 
 Needs ``aiohttp``. Every target is a loopback URL; every loop is bounded.
 """
@@ -36,14 +36,17 @@ import time
 
 import aiohttp
 
-from labs_py import validate
+from labs_py.core import validate
 
 #: Token ids below this are special tokens of the tiny model's tokenizer.
 FIRST_ORDINARY_TOKEN = 3
 
 
 def make_prompt(n_tokens: int, seed: int, vocab_size: int = 4096) -> list[int]:
-    """A prompt of exactly ``n_tokens`` ordinary token ids, determined by ``seed``."""
+    """A prompt of exactly ``n_tokens`` ordinary token ids, determined by ``seed``.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     validate.positive_int("n_tokens", n_tokens, "tokens")
     rng = random.Random(seed)
     return [rng.randrange(FIRST_ORDINARY_TOKEN, vocab_size) for _ in range(n_tokens)]
@@ -55,28 +58,59 @@ def _check_loopback(url: str) -> None:
         raise ValueError(f"load is only ever sent to loopback; got target {url!r}")
 
 
-async def stream_completion(session: aiohttp.ClientSession, url: str, model: str, prompt: list[int],
-                            max_tokens: int, req_id: str, group: str, run_t0: float,
-                            timeout_s: float = 600.0, extra: dict | None = None) -> dict:
-    """One streaming ``/v1/completions`` request; returns its record with per-chunk timestamps."""
+async def stream_completion(
+    session: aiohttp.ClientSession,
+    url: str,
+    model: str,
+    prompt: list[int],
+    max_tokens: int,
+    req_id: str,
+    group: str,
+    run_t0: float,
+    timeout_s: float = 600.0,
+    extra: dict | None = None,
+) -> dict:
+    """One streaming ``/v1/completions`` request; returns its record with per-chunk timestamps.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     body = {
-        "model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0,
-        "ignore_eos": True, "stream": True, "return_token_ids": True,
+        "model": model,
+        "prompt": prompt,
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "ignore_eos": True,
+        "stream": True,
+        "return_token_ids": True,
         "stream_options": {"include_usage": True},
     }
     body.update(extra or {})
     rec = {
-        "id": req_id, "group": group, "prompt_tokens": len(prompt), "max_tokens": max_tokens,
-        "start_s": None, "token_times_s": [], "token_counts": [], "output_token_ids": [],
-        "status": "error", "error": None, "routed": {}, "http_status": None,
+        "id": req_id,
+        "group": group,
+        "prompt_tokens": len(prompt),
+        "max_tokens": max_tokens,
+        "start_s": None,
+        "token_times_s": [],
+        "token_counts": [],
+        "output_token_ids": [],
+        "status": "error",
+        "error": None,
+        "routed": {},
+        "http_status": None,
     }
     t_send = time.perf_counter()
     rec["start_s"] = t_send - run_t0
     try:
-        async with session.post(url + "/v1/completions", json=body,
-                                timeout=aiohttp.ClientTimeout(total=timeout_s)) as r:
+        async with session.post(
+            url + "/v1/completions",
+            json=body,
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+        ) as r:
             rec["http_status"] = r.status
-            rec["routed"] = {k: v for k, v in r.headers.items() if k.startswith("X-Pair-")}
+            rec["routed"] = {
+                k: v for k, v in r.headers.items() if k.startswith("X-Pair-")
+            }
             if r.status != 200:
                 rec["error"] = (await r.text())[:2000]
                 return rec
@@ -103,7 +137,7 @@ async def stream_completion(session: aiohttp.ClientSession, url: str, model: str
             if not done:
                 rec["error"] = "stream ended without [DONE]"
                 return rec
-    except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as e:
+    except (TimeoutError, aiohttp.ClientError, ConnectionError) as e:
         rec["error"] = f"{type(e).__name__}: {e}"
         return rec
     n = len(rec["output_token_ids"])
@@ -115,7 +149,10 @@ async def stream_completion(session: aiohttp.ClientSession, url: str, model: str
 
 
 def _session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None))
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        timeout=aiohttp.ClientTimeout(total=None),
+    )
 
 
 class _Progress:
@@ -128,32 +165,68 @@ class _Progress:
         self.done += 1
         now = time.time()
         if self.enabled and (now - self.last > 5 or self.done == self.total):
-            print(f"[pair] {self.what}: {self.done}/{self.total} requests ({now - self.t0:.0f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[pair] {self.what}: {self.done}/{self.total} requests ({now - self.t0:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
             self.last = now
 
 
-async def run_sequential(url: str, model: str, prompt_lengths: list[int], max_tokens: int, seed: int = 0,
-                         group: str = "seq", progress: bool = True) -> list[dict]:
-    """Send one prompt per length, one after another; prompt ``i`` uses seed ``seed*100003 + i``."""
+async def run_sequential(
+    url: str,
+    model: str,
+    prompt_lengths: list[int],
+    max_tokens: int,
+    seed: int = 0,
+    group: str = "seq",
+    progress: bool = True,
+) -> list[dict]:
+    """Send one prompt per length, one after another; prompt ``i`` uses seed ``seed*100003 + i``.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     _check_loopback(url)
     bar = _Progress(len(prompt_lengths), group, progress)
     out = []
     async with _session() as s:
         t0 = time.perf_counter()
         for i, n in enumerate(prompt_lengths):
-            rec = await stream_completion(s, url, model, make_prompt(n, seed * 100003 + i), max_tokens,
-                                          f"{group}-{i}", group, t0)
+            rec = await stream_completion(
+                s,
+                url,
+                model,
+                make_prompt(n, seed * 100003 + i),
+                max_tokens,
+                f"{group}-{i}",
+                group,
+                t0,
+            )
             out.append(rec)
             bar.tick()
     return out
 
 
-async def run_mixed(url: str, model: str, *, n_streams: int, stream_prompt_tokens: int, stream_output_tokens: int,
-                    n_big: int, big_prompt_tokens: int, big_output_tokens: int, big_interval_s: float,
-                    first_big_at_s: float = 2.0, stream_stagger_s: float = 0.3, seed: int = 0,
-                    progress: bool = True) -> list[dict]:
-    """Steady decode streams with big prompts fired into them at a fixed interval."""
+async def run_mixed(
+    url: str,
+    model: str,
+    *,
+    n_streams: int,
+    stream_prompt_tokens: int,
+    stream_output_tokens: int,
+    n_big: int,
+    big_prompt_tokens: int,
+    big_output_tokens: int,
+    big_interval_s: float,
+    first_big_at_s: float = 2.0,
+    stream_stagger_s: float = 0.3,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[dict]:
+    """Steady decode streams with big prompts fired into them at a fixed interval.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     _check_loopback(url)
     for name, v in (("n_streams", n_streams), ("n_big", n_big)):
         validate.positive_int(name, v, "requests")
@@ -164,20 +237,51 @@ async def run_mixed(url: str, model: str, *, n_streams: int, stream_prompt_token
 
         async def one(delay_s, prompt, max_tok, rid, group):
             await asyncio.sleep(delay_s)
-            rec = await stream_completion(s, url, model, prompt, max_tok, rid, group, t0)
+            rec = await stream_completion(
+                s, url, model, prompt, max_tok, rid, group, t0
+            )
             bar.tick()
             return rec
 
-        tasks = [one(i * stream_stagger_s, make_prompt(stream_prompt_tokens, seed * 100003 + i),
-                     stream_output_tokens, f"stream-{i}", "stream") for i in range(n_streams)]
-        tasks += [one(first_big_at_s + j * big_interval_s, make_prompt(big_prompt_tokens, seed * 100003 + 1000 + j),
-                      big_output_tokens, f"big-{j}", "big") for j in range(n_big)]
+        tasks = [
+            one(
+                i * stream_stagger_s,
+                make_prompt(stream_prompt_tokens, seed * 100003 + i),
+                stream_output_tokens,
+                f"stream-{i}",
+                "stream",
+            )
+            for i in range(n_streams)
+        ]
+        tasks += [
+            one(
+                first_big_at_s + j * big_interval_s,
+                make_prompt(big_prompt_tokens, seed * 100003 + 1000 + j),
+                big_output_tokens,
+                f"big-{j}",
+                "big",
+            )
+            for j in range(n_big)
+        ]
         return list(await asyncio.gather(*tasks))
 
 
-async def run_rate(url: str, model: str, *, n: int, prompt_tokens: int, output_tokens: int, rate_rps: float,
-                   seed: int = 0, group: str = "rate", progress: bool = True) -> list[dict]:
-    """``n`` requests with Poisson arrivals at ``rate_rps`` (exponential gaps from ``seed``)."""
+async def run_rate(
+    url: str,
+    model: str,
+    *,
+    n: int,
+    prompt_tokens: int,
+    output_tokens: int,
+    rate_rps: float,
+    seed: int = 0,
+    group: str = "rate",
+    progress: bool = True,
+) -> list[dict]:
+    """``n`` requests with Poisson arrivals at ``rate_rps`` (exponential gaps from ``seed``).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     _check_loopback(url)
     validate.positive_int("n", n, "requests")
     validate.positive_float("rate_rps", rate_rps, "requests/s")
@@ -192,8 +296,16 @@ async def run_rate(url: str, model: str, *, n: int, prompt_tokens: int, output_t
 
         async def one(i, at):
             await asyncio.sleep(at)
-            rec = await stream_completion(s, url, model, make_prompt(prompt_tokens, seed * 100003 + i),
-                                          output_tokens, f"{group}-{i}", group, t0)
+            rec = await stream_completion(
+                s,
+                url,
+                model,
+                make_prompt(prompt_tokens, seed * 100003 + i),
+                output_tokens,
+                f"{group}-{i}",
+                group,
+                t0,
+            )
             bar.tick()
             return rec
 

@@ -50,7 +50,6 @@ Needs ``aiohttp`` (a light dependency of the book's main environment too), not v
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import itertools
 import json
@@ -72,11 +71,14 @@ PREFILL_KV_TRANSFER_PARAMS = {
 }
 
 ROUTES = ("/v1/completions", "/v1/chat/completions")
-PROXY_KEY: "web.AppKey[PairProxy]" = web.AppKey("proxy")
+PROXY_KEY: web.AppKey[PairProxy] = web.AppKey("proxy")
 
 
 def prefill_request(body: dict) -> dict:
-    """The prefill leg's body: one token, no streaming, no ``min_tokens``, remote-decode KV params."""
+    """The prefill leg's body: one token, no streaming, no ``min_tokens``, remote-decode KV params.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     req = copy.deepcopy(body)
     req["stream"] = False
     req.pop("stream_options", None)
@@ -93,6 +95,8 @@ def decode_request(body: dict, kv_transfer_params: dict | None) -> dict:
 
     With ``kv_transfer_params=None`` (prefill unavailable) the field is removed,
     so decode prefills locally: the colocated fallback.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
     req = copy.deepcopy(body)
     req.pop("kv_transfer_params", None)
@@ -102,13 +106,19 @@ def decode_request(body: dict, kv_transfer_params: dict | None) -> dict:
 
 
 def sse_error_event(message: str, code: int = 502) -> bytes:
-    """An OpenAI-style error as one server-sent event."""
+    """An OpenAI-style error as one server-sent event.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     payload = {"error": {"message": message, "type": "upstream_error", "code": code}}
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
 class UpstreamRejected(Exception):
-    """The prefill instance refused the request itself (HTTP 4xx): the client must see it."""
+    """The prefill instance refused the request itself (HTTP 4xx): the client must see it.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
 
     def __init__(self, status: int, body: bytes) -> None:
         super().__init__(f"HTTP {status}")
@@ -140,7 +150,10 @@ class _RoundRobin:
 
 
 class PairProxy:
-    """State of one proxy: upstream pools, the HTTP client session, counters."""
+    """State of one proxy: upstream pools, the HTTP client session, counters.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
 
     def __init__(
         self,
@@ -159,21 +172,27 @@ class PairProxy:
 
     async def startup(self, app: web.Application) -> None:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout_s)
-        self.session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0))
+        self.session = aiohttp.ClientSession(
+            timeout=timeout, connector=aiohttp.TCPConnector(limit=0)
+        )
 
     async def cleanup(self, app: web.Application) -> None:
         if self.session is not None:
             await self.session.close()
 
     # ---- the two legs -------------------------------------------------------------
-    async def run_prefill(self, path: str, body: dict, request_id: str) -> tuple[dict | None, str]:
+    async def run_prefill(
+        self, path: str, body: dict, request_id: str
+    ) -> tuple[dict | None, str]:
         """Try each prefill instance in turn; return (kv_transfer_params, url) or (None, reason)."""
         assert self.session is not None
         reasons = []
         for url in self.prefill.order():
             try:
                 async with self.session.post(
-                    url + path, json=prefill_request(body), headers={"X-Request-Id": request_id}
+                    url + path,
+                    json=prefill_request(body),
+                    headers={"X-Request-Id": request_id},
                 ) as r:
                     if r.status >= 500:
                         reasons.append(f"{url}: HTTP {r.status}")
@@ -185,7 +204,7 @@ class PairProxy:
                     data = await r.json(content_type=None)
                     self.stats[f"prefill_legs:{url}"] += 1
                     return data.get("kv_transfer_params"), url
-            except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as e:
+            except (TimeoutError, aiohttp.ClientConnectionError) as e:
                 reasons.append(f"{url}: {type(e).__name__}")
                 self.prefill.mark_down(url)
         return None, "; ".join(reasons)
@@ -196,7 +215,9 @@ class PairProxy:
         try:
             body = await request.json()
         except json.JSONDecodeError:
-            return web.json_response({"error": {"message": "request body is not JSON"}}, status=400)
+            return web.json_response(
+                {"error": {"message": "request body is not JSON"}}, status=400
+            )
         self.stats["requests"] += 1
         request_id = request.headers.get("X-Request-Id") or f"pair-{uuid.uuid4().hex}"
         t_in = time.perf_counter()
@@ -204,31 +225,46 @@ class PairProxy:
             kv_params, prefill_from = await self.run_prefill(path, body, request_id)
         except UpstreamRejected as e:
             self.stats["prefill_rejected"] += 1
-            return web.Response(body=e.body, status=e.status, content_type="application/json")
+            return web.Response(
+                body=e.body, status=e.status, content_type="application/json"
+            )
         if kv_params is None:
             self.stats["colocated_fallbacks"] += 1
             prefill_header = f"fallback ({prefill_from})"
         else:
             prefill_header = prefill_from
         if not self.forward_kv_params:
-            kv_params = None  # the drill's bug: prefill ran, but its KV location is dropped
+            kv_params = (
+                None  # the drill's bug: prefill ran, but its KV location is dropped
+            )
         decode_body = decode_request(body, kv_params)
         stream = bool(body.get("stream", False))
         decode_url = self.decode.order()[0]
         t_prefilled = time.perf_counter()
-        headers = {"X-Pair-Prefill": prefill_header, "X-Pair-Decode": decode_url, "X-Request-Id": request_id,
-                   "X-Pair-Prefill-Leg-Ms": f"{(t_prefilled - t_in) * 1e3:.2f}"}
+        headers = {
+            "X-Pair-Prefill": prefill_header,
+            "X-Pair-Decode": decode_url,
+            "X-Request-Id": request_id,
+            "X-Pair-Prefill-Leg-Ms": f"{(t_prefilled - t_in) * 1e3:.2f}",
+        }
         self.stats[f"decode_legs:{decode_url}"] += 1
         try:
             upstream = await self.session.post(
-                decode_url + path, json=decode_body, headers={"X-Request-Id": request_id}
+                decode_url + path,
+                json=decode_body,
+                headers={"X-Request-Id": request_id},
             )
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as e:
+        except (TimeoutError, aiohttp.ClientConnectionError) as e:
             self.stats["decode_unreachable"] += 1
             msg = f"decode instance {decode_url} unreachable: {type(e).__name__}: {e}"
-            return web.json_response({"error": {"message": msg, "type": "upstream_error", "code": 502}},
-                                     status=502, headers=headers)
-        headers["X-Pair-Decode-Headers-Ms"] = f"{(time.perf_counter() - t_prefilled) * 1e3:.2f}"
+            return web.json_response(
+                {"error": {"message": msg, "type": "upstream_error", "code": 502}},
+                status=502,
+                headers=headers,
+            )
+        headers["X-Pair-Decode-Headers-Ms"] = (
+            f"{(time.perf_counter() - t_prefilled) * 1e3:.2f}"
+        )
         async with upstream:
             if upstream.status != 200 or not stream:
                 try:
@@ -236,10 +272,23 @@ class PairProxy:
                 except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as e:
                     self.stats["decode_died_midstream"] += 1
                     msg = f"decode instance {decode_url} died before its answer completed: {type(e).__name__}"
-                    return web.json_response({"error": {"message": msg, "type": "upstream_error", "code": 502}},
-                                             status=502, headers=headers)
-                return web.Response(body=payload, status=upstream.status, headers=headers,
-                                    content_type=upstream.content_type or "application/json")
+                    return web.json_response(
+                        {
+                            "error": {
+                                "message": msg,
+                                "type": "upstream_error",
+                                "code": 502,
+                            }
+                        },
+                        status=502,
+                        headers=headers,
+                    )
+                return web.Response(
+                    body=payload,
+                    status=upstream.status,
+                    headers=headers,
+                    content_type=upstream.content_type or "application/json",
+                )
             resp = web.StreamResponse(status=200, headers=headers)
             resp.content_type = "text/event-stream"
             await resp.prepare(request)
@@ -252,10 +301,16 @@ class PairProxy:
                     await resp.write(chunk)
                 if b"[DONE]" not in tail:
                     raise aiohttp.ClientPayloadError("stream ended without [DONE]")
-            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as e:
+            except (
+                TimeoutError,
+                aiohttp.ClientPayloadError,
+                aiohttp.ClientConnectionError,
+            ) as e:
                 self.stats["decode_died_midstream"] += 1
-                msg = (f"decode instance {decode_url} died mid-stream after {n_bytes} bytes "
-                       f"({type(e).__name__}); the answer is incomplete")
+                msg = (
+                    f"decode instance {decode_url} died mid-stream after {n_bytes} bytes "
+                    f"({type(e).__name__}); the answer is incomplete"
+                )
                 try:
                     await resp.write(sse_error_event(msg))
                 except (ConnectionResetError, aiohttp.ClientConnectionError):
@@ -277,14 +332,25 @@ class PairProxy:
         url = self.decode.order()[0]
         try:
             async with self.session.get(url + "/v1/models") as r:
-                return web.Response(body=await r.read(), status=r.status, content_type="application/json")
+                return web.Response(
+                    body=await r.read(),
+                    status=r.status,
+                    content_type="application/json",
+                )
         except aiohttp.ClientConnectionError as e:
             return web.json_response({"error": {"message": f"{url}: {e}"}}, status=502)
 
 
-def make_app(prefill_urls: list[str], decode_urls: list[str], forward_kv_params: bool = True,
-             prefill_cooldown_s: float = 5.0) -> web.Application:
-    """The proxy as an ``aiohttp`` application (tests run it against fake upstreams)."""
+def make_app(
+    prefill_urls: list[str],
+    decode_urls: list[str],
+    forward_kv_params: bool = True,
+    prefill_cooldown_s: float = 5.0,
+) -> web.Application:
+    """The proxy as an ``aiohttp`` application (tests run it against fake upstreams).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     proxy = PairProxy(prefill_urls, decode_urls, forward_kv_params, prefill_cooldown_s)
     app = web.Application(client_max_size=64 * 2**20)
     app[PROXY_KEY] = proxy
@@ -299,20 +365,42 @@ def make_app(prefill_urls: list[str], decode_urls: list[str], forward_kv_params:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the proxy as a command: ``python -m labs_py.pair.proxy --prefill URL --decode URL``.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8000)
-    ap.add_argument("--prefill", action="append", required=True, help="prefill instance URL (repeatable)")
-    ap.add_argument("--decode", action="append", required=True, help="decode instance URL (repeatable)")
-    ap.add_argument("--drop-kv-transfer-params", action="store_true",
-                    help="drill only: do not forward kv_transfer_params (decode silently re-prefills)")
+    ap.add_argument(
+        "--prefill",
+        action="append",
+        required=True,
+        help="prefill instance URL (repeatable)",
+    )
+    ap.add_argument(
+        "--decode",
+        action="append",
+        required=True,
+        help="decode instance URL (repeatable)",
+    )
+    ap.add_argument(
+        "--drop-kv-transfer-params",
+        action="store_true",
+        help="drill only: do not forward kv_transfer_params (decode silently re-prefills)",
+    )
     ap.add_argument("--prefill-cooldown-s", type=float, default=5.0)
     a = ap.parse_args(argv)
     if a.host not in ("127.0.0.1", "localhost", "::1"):
         ap.error(f"--host must be a loopback address; got {a.host!r}")
-    app = make_app(a.prefill, a.decode, not a.drop_kv_transfer_params, a.prefill_cooldown_s)
-    print(f"[proxy] 127.0.0.1:{a.port} prefill={a.prefill} decode={a.decode} "
-          f"forward_kv_params={not a.drop_kv_transfer_params}", flush=True)
+    app = make_app(
+        a.prefill, a.decode, not a.drop_kv_transfer_params, a.prefill_cooldown_s
+    )
+    print(
+        f"[proxy] 127.0.0.1:{a.port} prefill={a.prefill} decode={a.decode} "
+        f"forward_kv_params={not a.drop_kv_transfer_params}",
+        flush=True,
+    )
     web.run_app(app, host=a.host, port=a.port, print=None, access_log=None)
 
 

@@ -20,51 +20,103 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from labs_py.pair import capture as cap
-from labs_py.pair import contention, launch, loadgen, metrics
-from labs_py.pair.config import (MEASURE_NICENESS, REPO_ROOT, PairConfig, apply_niceness, instance_spec,
-                                 pair_python, pair_specs, proxy_argv)
-from labs_py.pair.tiny_model import TinyModelSpec, build_tiny_model
+from labs_py.captures import capture as cap
+from labs_py.captures import metrics
+from labs_py.captures.tiny_model import TinyModelSpec
+from labs_py.pair import contention, launch, loadgen
+from labs_py.pair.config import (
+    MEASURE_NICENESS,
+    REPO_ROOT,
+    PairConfig,
+    apply_niceness,
+    instance_spec,
+    pair_python,
+    pair_specs,
+    proxy_argv,
+)
+from labs_py.pair.scrape import scrape_counters
+from labs_py.pair.tiny_model import build_tiny_model
 
 #: name -> (description, PairConfig changes, mode)
 TOPOLOGIES: dict[str, tuple[str, dict, str]] = {
-    "single-1core": ("one colocated vLLM instance, all its processes confined to core 0",
-                     {"single_cores": (0,)}, "single"),
-    "single-2core": ("one colocated vLLM instance on cores 0 and 1", {"single_cores": (0, 1)}, "single"),
-    "pair-1each": ("prefill confined to core 0, decode confined to core 1, NIXL over loopback, proxy",
-                   {"prefill_cores": ((0,),), "decode_cores": ((1,),)}, "pair"),
-    "pair-1p2d": ("one prefill (core 0) and two decode instances (both on core 1) behind one proxy",
-                  {"n_decode": 2, "prefill_cores": ((0,),), "decode_cores": ((1,), (1,))}, "pair"),
+    "single-1core": (
+        "one colocated vLLM instance, all its processes confined to core 0",
+        {"single_cores": (0,)},
+        "single",
+    ),
+    "single-2core": (
+        "one colocated vLLM instance on cores 0 and 1",
+        {"single_cores": (0, 1)},
+        "single",
+    ),
+    "pair-1each": (
+        "prefill confined to core 0, decode confined to core 1, NIXL over loopback, proxy",
+        {"prefill_cores": ((0,),), "decode_cores": ((1,),)},
+        "pair",
+    ),
+    "pair-1p2d": (
+        "one prefill (core 0) and two decode instances (both on core 1) behind one proxy",
+        {"n_decode": 2, "prefill_cores": ((0,),), "decode_cores": ((1,), (1,))},
+        "pair",
+    ),
     # The pitfall, kept measurable: only the workers' OpenMP threads pinned, the rest of each
     # instance (API server, spinning engine core) free to run on the other instance's core.
-    "single-1core-unconfined": ("one colocated instance, only its OpenMP threads pinned to core 0",
-                                {"single_cores": (0,), "confine_instances": False}, "single"),
-    "pair-1each-unconfined": ("prefill/decode with only their OpenMP threads pinned (core 0 / core 1), proxy",
-                              {"prefill_cores": ((0,),), "decode_cores": ((1,),), "confine_instances": False},
-                              "pair"),
+    "single-1core-unconfined": (
+        "one colocated instance, only its OpenMP threads pinned to core 0",
+        {"single_cores": (0,), "confine_instances": False},
+        "single",
+    ),
+    "pair-1each-unconfined": (
+        "prefill/decode with only their OpenMP threads pinned (core 0 / core 1), proxy",
+        {"prefill_cores": ((0,),), "decode_cores": ((1,),), "confine_instances": False},
+        "pair",
+    ),
 }
 
 #: name -> (description, kwargs); the function is chosen by the key's prefix.
 WORKLOADS: dict[str, tuple[str, dict]] = {
-    "rate": ("20 requests of 2000 prompt tokens and 32 output tokens, Poisson arrivals at 1 request/s "
-             "(the shape of the vllm bench serve probe)",
-             {"n": 20, "prompt_tokens": 2000, "output_tokens": 32, "rate_rps": 1.0}),
-    "sweep": ("prompts of 128 to 3000 tokens, one at a time, 3 of each length, 16 output tokens: "
-              "the TTFT-vs-input-length curve",
-              {"prompt_lengths": [n for n in (128, 256, 512, 1024, 1536, 2000, 2500, 3000) for _ in range(3)],
-               "max_tokens": 16}),
+    "rate": (
+        "20 requests of 2000 prompt tokens and 32 output tokens, Poisson arrivals at 1 request/s "
+        "(the shape of the vllm bench serve probe)",
+        {"n": 20, "prompt_tokens": 2000, "output_tokens": 32, "rate_rps": 1.0},
+    ),
+    "sweep": (
+        "prompts of 128 to 3000 tokens, one at a time, 3 of each length, 16 output tokens: "
+        "the TTFT-vs-input-length curve",
+        {
+            "prompt_lengths": [
+                n
+                for n in (128, 256, 512, 1024, 1536, 2000, 2500, 3000)
+                for _ in range(3)
+            ],
+            "max_tokens": 16,
+        },
+    ),
     # 10 interruptions in 400 tokens: 2.5 % of a stream's gaps, so a prefill stall lands in ITL's p99
-    "mixed": ("4 steady decode streams (64 prompt tokens, 400 output tokens) with 10 prompts of 2000 tokens "
-              "(16 output tokens) fired into them every 0.4 s from 0.5 s",
-              {"n_streams": 4, "stream_prompt_tokens": 64, "stream_output_tokens": 400, "n_big": 10,
-               "big_prompt_tokens": 2000, "big_output_tokens": 16, "big_interval_s": 0.4, "first_big_at_s": 0.5,
-               "stream_stagger_s": 0.05}),
+    "mixed": (
+        "4 steady decode streams (64 prompt tokens, 400 output tokens) with 10 prompts of 2000 tokens "
+        "(16 output tokens) fired into them every 0.4 s from 0.5 s",
+        {
+            "n_streams": 4,
+            "stream_prompt_tokens": 64,
+            "stream_output_tokens": 400,
+            "n_big": 10,
+            "big_prompt_tokens": 2000,
+            "big_output_tokens": 16,
+            "big_interval_s": 0.4,
+            "first_big_at_s": 0.5,
+            "stream_stagger_s": 0.05,
+        },
+    ),
 }
 
 
 @dataclass
 class Running:
-    """A started topology: where to send load, and which instances to scrape."""
+    """A started topology: where to send load, and which instances to scrape.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
 
     mode: str
     cfg: PairConfig
@@ -75,9 +127,17 @@ class Running:
 
 
 @contextlib.contextmanager
-def bring_up(cfg: PairConfig, mode: str, forward_kv_params: bool = True, timeout_s: float = 600.0,
-             with_proxy: bool = True):
-    """Start ``mode`` (``"single"`` or ``"pair"``) from ``cfg``; yield :class:`Running`; stop everything."""
+def bring_up(
+    cfg: PairConfig,
+    mode: str,
+    forward_kv_params: bool = True,
+    timeout_s: float = 600.0,
+    with_proxy: bool = True,
+):
+    """Start ``mode`` (``"single"`` or ``"pair"``) from ``cfg``; yield :class:`Running`; stop everything.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     py = str(pair_python())
     apply_niceness(cfg.niceness)
     with launch.ProcessSet(cfg.niceness) as ps:
@@ -85,28 +145,55 @@ def bring_up(cfg: PairConfig, mode: str, forward_kv_params: bool = True, timeout
             specs = [instance_spec(cfg, "single", 0, py)]
         else:
             specs = pair_specs(cfg, py)
-        procs = [ps.start(s.name, list(s.argv), s.port, s.env, cpus=s.affinity()) for s in specs]
+        procs = [
+            ps.start(s.name, list(s.argv), s.port, s.env, cpus=s.affinity())
+            for s in specs
+        ]
         proxy_cmd = None
         if mode == "pair" and with_proxy:
             proxy_cmd = proxy_argv(cfg, py, forward_kv_params)
-            procs.append(ps.start("proxy", proxy_cmd, cfg.proxy_port, {"PYTHONPATH": str(REPO_ROOT)}))
+            procs.append(
+                ps.start(
+                    "proxy", proxy_cmd, cfg.proxy_port, {"PYTHONPATH": str(REPO_ROOT)}
+                )
+            )
         t0 = time.time()
         for p in procs:
             launch.wait_ready(p, timeout_s)
-        print(f"[pair] {mode} ready in {time.time() - t0:.0f} s: {', '.join(p.name for p in procs)}",
-              file=sys.stderr, flush=True)
+        print(
+            f"[pair] {mode} ready in {time.time() - t0:.0f} s: {', '.join(p.name for p in procs)}",
+            file=sys.stderr,
+            flush=True,
+        )
         instances = {s.name: f"http://{cfg.host}:{s.port}" for s in specs}
-        target = cfg.proxy_url() if (mode == "pair" and with_proxy) else next(iter(instances.values()))
-        topo = {"mode": mode, "instances": [s.to_dict() for s in specs], "proxy_argv": proxy_cmd,
-                "forward_kv_params": forward_kv_params, "ready_s": round(time.time() - t0, 1)}
+        target = (
+            cfg.proxy_url()
+            if (mode == "pair" and with_proxy)
+            else next(iter(instances.values()))
+        )
+        topo = {
+            "mode": mode,
+            "instances": [s.to_dict() for s in specs],
+            "proxy_argv": proxy_cmd,
+            "forward_kv_params": forward_kv_params,
+            "ready_s": round(time.time() - t0, 1),
+        }
         yield Running(mode, cfg, target, instances, topo, ps)
 
 
 def scrape_all(run: Running) -> dict:
-    return {name: metrics.scrape_counters(url) for name, url in run.instances.items()}
+    """Every running instance's counters, by instance name.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    return {name: scrape_counters(url) for name, url in run.instances.items()}
 
 
 def groups(run: Running) -> list[int]:
+    """The process groups (leader pids) of a running topology.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     return [p.pid for p in run.procs.procs]
 
 
@@ -115,6 +202,8 @@ def run_workload(run: Running, workload: str, seed: int = 0) -> tuple[list[dict]
 
     Waits for a quiet machine first, and records how many cores other programs
     used during the run in ``run.topology["contention"]``.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
     desc, kw = WORKLOADS[workload]
     quiet = contention.wait_for_quiet(groups(run))
@@ -124,47 +213,94 @@ def run_workload(run: Running, workload: str, seed: int = 0) -> tuple[list[dict]
     if workload.startswith("rate"):
         reqs = asyncio.run(loadgen.run_rate(run.target_url, model, seed=seed, **kw))
     elif workload.startswith("sweep"):
-        reqs = asyncio.run(loadgen.run_sequential(run.target_url, model, kw["prompt_lengths"], kw["max_tokens"],
-                                                  seed=seed, group="sweep"))
+        reqs = asyncio.run(
+            loadgen.run_sequential(
+                run.target_url,
+                model,
+                kw["prompt_lengths"],
+                kw["max_tokens"],
+                seed=seed,
+                group="sweep",
+            )
+        )
     elif workload.startswith("mixed"):
         reqs = asyncio.run(loadgen.run_mixed(run.target_url, model, seed=seed, **kw))
     else:
-        raise ValueError(f"unknown workload {workload!r}; expected one of {sorted(WORKLOADS)}")
+        raise ValueError(
+            f"unknown workload {workload!r}; expected one of {sorted(WORKLOADS)}"
+        )
     run.topology["contention"] = {"before_run": quiet, "during_run": window.close()}
     time.sleep(1.5)  # let the engines' stat loggers publish the last step
     after = scrape_all(run)
-    m = {name: {"before": before[name], "after": after[name], "delta": metrics.delta(before[name], after[name])}
-         for name in before}
+    m = {
+        name: {
+            "before": before[name],
+            "after": after[name],
+            "delta": metrics.delta(before[name], after[name]),
+        }
+        for name in before
+    }
     return reqs, m
 
 
 def decode_proof(run: Running, reqs: list[dict], m: dict) -> dict:
-    """The "decode did not prefill" check over all decode instances of a pair run."""
+    """The "decode did not prefill" check over all decode instances of a pair run.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     sent = sum(r["prompt_tokens"] for r in reqs if r["status"] == "ok")
-    total = {k: sum(v["delta"][k] for n, v in m.items() if n.startswith("decode")) for k in
-             next(iter(m.values()))["delta"]}
+    total = {
+        k: sum(v["delta"][k] for n, v in m.items() if n.startswith("decode"))
+        for k in next(iter(m.values()))["delta"]
+    }
     try:
         evidence = metrics.assert_decode_did_not_prefill(total, sent)
         return {"passed": True, **evidence}
     except metrics.ReprefillDetected as e:
-        return {"passed": False, "reason": str(e),
-                "local_compute_tokens": int(total["prompt_tokens_local_compute"]),
-                "external_kv_transfer_tokens": int(total["prompt_tokens_external_kv_transfer"]),
-                "expected_prompt_tokens": sent}
+        return {
+            "passed": False,
+            "reason": str(e),
+            "local_compute_tokens": int(total["prompt_tokens_local_compute"]),
+            "external_kv_transfer_tokens": int(
+                total["prompt_tokens_external_kv_transfer"]
+            ),
+            "expected_prompt_tokens": sent,
+        }
 
 
 def warm_up(run: Running) -> None:
-    """Two small requests so that first-request costs (NIXL handshake, allocator) stay out of the capture."""
-    asyncio.run(loadgen.run_sequential(run.target_url, run.cfg.served_model_name, [64, 300], 4, seed=999,
-                                       group="warmup", progress=False))
+    """Two small requests so that first-request costs (NIXL handshake, allocator) stay out of the capture.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    asyncio.run(
+        loadgen.run_sequential(
+            run.target_url,
+            run.cfg.served_model_name,
+            [64, 300],
+            4,
+            seed=999,
+            group="warmup",
+            progress=False,
+        )
+    )
 
 
-def capture(topology: str, workload: str, seed: int = 0, out_dir=cap.CAPTURE_DIR) -> str:
-    """Run ``workload`` on ``topology`` and write its capture; return the path."""
+def capture(
+    topology: str, workload: str, seed: int = 0, out_dir=cap.CAPTURE_DIR
+) -> str:
+    """Run ``workload`` on ``topology`` and write its capture; return the path.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     if topology not in TOPOLOGIES:
-        raise ValueError(f"unknown topology {topology!r}; expected one of {sorted(TOPOLOGIES)}")
+        raise ValueError(
+            f"unknown topology {topology!r}; expected one of {sorted(TOPOLOGIES)}"
+        )
     if workload not in WORKLOADS:
-        raise ValueError(f"unknown workload {workload!r}; expected one of {sorted(WORKLOADS)}")
+        raise ValueError(
+            f"unknown workload {workload!r}; expected one of {sorted(WORKLOADS)}"
+        )
     tdesc, changes, mode = TOPOLOGIES[topology]
     cfg = PairConfig(niceness=MEASURE_NICENESS, **changes)
     manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
@@ -178,12 +314,17 @@ def capture(topology: str, workload: str, seed: int = 0, out_dir=cap.CAPTURE_DIR
         label = f"{topology}__{workload}"
         kind = {"rate": mode, "sweep": "sweep", "mixed": "mixed"}[workload]
         c = cap.new_capture(
-            label=label, kind=kind,
+            label=label,
+            kind=kind,
             description=f"{tdesc}; workload: {WORKLOADS[workload][0]}",
             command=f".venv-pair/bin/python -m labs_py.pair capture {topology} {workload}",
-            config={**cfg.to_dict(), "topology": run.topology}, workload={"name": workload, "seed": seed,
-                                                                            **WORKLOADS[workload][1]},
-            requests=reqs, metrics=m, model=manifest, contention=run.topology["contention"], **extra,
+            config={**cfg.to_dict(), "topology": run.topology},
+            workload={"name": workload, "seed": seed, **WORKLOADS[workload][1]},
+            requests=reqs,
+            metrics=m,
+            model=manifest,
+            contention=run.topology["contention"],
+            **extra,
         )
     path = cap.write_capture(c, out_dir / f"{label}.json")
     return str(path)
@@ -194,11 +335,17 @@ def _proxy_stats(run: Running) -> dict:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(run.cfg.proxy_url() + "/proxy/stats", timeout=5) as r:
+        with urllib.request.urlopen(
+            run.cfg.proxy_url() + "/proxy/stats", timeout=5
+        ) as r:
             return json.loads(r.read())
     except OSError as e:
         return {"error": str(e)}
 
 
 def shell_command(argv: list[str]) -> str:
+    """``argv`` as one shell-quoted line, for a capture's ``command``.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     return shlex.join(argv)

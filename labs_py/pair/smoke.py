@@ -21,9 +21,24 @@ import sys
 import time
 import urllib.request
 
-from labs_py.pair import launch, loadgen, metrics
-from labs_py.pair.config import REPO_ROOT, STATE_DIR, PairConfig, instance_spec, pair_python, pair_specs, proxy_argv
-from labs_py.pair.tiny_model import TinyModelSpec, build_tiny_model, kv_blocks_for_prompt, kv_block_bytes
+from labs_py.captures import metrics
+from labs_py.captures.tiny_model import (
+    TinyModelSpec,
+    kv_block_bytes,
+    kv_blocks_for_prompt,
+)
+from labs_py.pair import launch, loadgen
+from labs_py.pair.config import (
+    REPO_ROOT,
+    STATE_DIR,
+    PairConfig,
+    instance_spec,
+    pair_python,
+    pair_specs,
+    proxy_argv,
+)
+from labs_py.pair.scrape import scrape_counters
+from labs_py.pair.tiny_model import build_tiny_model
 
 PROMPT_LENGTHS = (100, 500, 1000, 2000)
 MAX_TOKENS = 24
@@ -33,75 +48,151 @@ def _say(t0: float, msg: str) -> None:
     print(f"[smoke {time.time() - t0:5.0f}s] {msg}", flush=True)
 
 
-def _non_streaming(url: str, model: str, prompt: list[int], max_tokens: int) -> list[int]:
-    body = {"model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "ignore_eos": True,
-            "return_token_ids": True}
-    req = urllib.request.Request(url + "/v1/completions", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+def _non_streaming(
+    url: str, model: str, prompt: list[int], max_tokens: int
+) -> list[int]:
+    body = {
+        "model": model,
+        "prompt": prompt,
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "ignore_eos": True,
+        "return_token_ids": True,
+    }
+    req = urllib.request.Request(
+        url + "/v1/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=300) as r:
         return json.loads(r.read())["choices"][0]["token_ids"]
 
 
 def run_smoke(cfg: PairConfig | None = None) -> int:
+    """Run the smoke test (the module docstring lists its steps); return 0 only if every check held.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     cfg = cfg or PairConfig(single_cores=(0, 1))
     t0 = time.time()
     failures: list[str] = []
     _say(t0, "(1/6) building the tiny model (reused when unchanged)")
     manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
-    _say(t0, f"      {manifest['parameters']:,} parameters, {manifest['kv_bytes_per_token']} KV bytes/token")
+    _say(
+        t0,
+        f"      {manifest['parameters']:,} parameters, {manifest['kv_bytes_per_token']} KV bytes/token",
+    )
     py = str(pair_python())
     started: list[launch.Process] = []
     with launch.ProcessSet() as ps:
-        _say(t0, "(2/6) starting single instance, prefill, decode and proxy (about a minute on 2 cores)")
+        _say(
+            t0,
+            "(2/6) starting single instance, prefill, decode and proxy (about a minute on 2 cores)",
+        )
         specs = [instance_spec(cfg, "single", 0, py)] + pair_specs(cfg, py)
         for s in specs:
-            started.append(ps.start(s.name, list(s.argv), s.port, s.env, cpus=s.affinity()))
-        started.append(ps.start("proxy", proxy_argv(cfg, py), cfg.proxy_port, {"PYTHONPATH": str(REPO_ROOT)}))
+            started.append(
+                ps.start(s.name, list(s.argv), s.port, s.env, cpus=s.affinity())
+            )
+        started.append(
+            ps.start(
+                "proxy",
+                proxy_argv(cfg, py),
+                cfg.proxy_port,
+                {"PYTHONPATH": str(REPO_ROOT)},
+            )
+        )
         for p in started:
             launch.wait_ready(p, 600)
         _say(t0, "      all ready")
 
-        _say(t0, f"(3/6) sending {len(PROMPT_LENGTHS)} prompts ({', '.join(map(str, PROMPT_LENGTHS))} tokens) "
-                 f"to the single instance and through the proxy")
-        single = asyncio.run(loadgen.run_sequential(cfg.url("single"), cfg.served_model_name, list(PROMPT_LENGTHS),
-                                                    MAX_TOKENS, seed=7, group="single", progress=False))
-        before = metrics.scrape_counters(cfg.url("consumer"))
-        pair = asyncio.run(loadgen.run_sequential(cfg.proxy_url(), cfg.served_model_name, list(PROMPT_LENGTHS),
-                                                  MAX_TOKENS, seed=7, group="pair", progress=False))
+        _say(
+            t0,
+            f"(3/6) sending {len(PROMPT_LENGTHS)} prompts ({', '.join(map(str, PROMPT_LENGTHS))} tokens) "
+            f"to the single instance and through the proxy",
+        )
+        single = asyncio.run(
+            loadgen.run_sequential(
+                cfg.url("single"),
+                cfg.served_model_name,
+                list(PROMPT_LENGTHS),
+                MAX_TOKENS,
+                seed=7,
+                group="single",
+                progress=False,
+            )
+        )
+        before = scrape_counters(cfg.url("consumer"))
+        pair = asyncio.run(
+            loadgen.run_sequential(
+                cfg.proxy_url(),
+                cfg.served_model_name,
+                list(PROMPT_LENGTHS),
+                MAX_TOKENS,
+                seed=7,
+                group="pair",
+                progress=False,
+            )
+        )
         prompt = loadgen.make_prompt(300, seed=11)
-        ns_single = _non_streaming(cfg.url("single"), cfg.served_model_name, prompt, MAX_TOKENS)
-        ns_pair = _non_streaming(cfg.proxy_url(), cfg.served_model_name, prompt, MAX_TOKENS)
+        ns_single = _non_streaming(
+            cfg.url("single"), cfg.served_model_name, prompt, MAX_TOKENS
+        )
+        ns_pair = _non_streaming(
+            cfg.proxy_url(), cfg.served_model_name, prompt, MAX_TOKENS
+        )
         time.sleep(1.5)
-        after = metrics.scrape_counters(cfg.url("consumer"))
+        after = scrape_counters(cfg.url("consumer"))
 
-        _say(t0, "(4/6) output invariance: greedy tokens through the pair vs the single instance")
+        _say(
+            t0,
+            "(4/6) output invariance: greedy tokens through the pair vs the single instance",
+        )
         for s, p in zip(single, pair):
             if s["status"] != "ok" or p["status"] != "ok":
-                failures.append(f"request {s['id']}: single={s['status']} {s['error']}, pair={p['status']} {p['error']}")
+                failures.append(
+                    f"request {s['id']}: single={s['status']} {s['error']}, pair={p['status']} {p['error']}"
+                )
             elif s["output_token_ids"] != p["output_token_ids"]:
-                failures.append(f"prompt of {s['prompt_tokens']} tokens: outputs differ\n  single {s['output_token_ids']}"
-                                f"\n  pair   {p['output_token_ids']}")
+                failures.append(
+                    f"prompt of {s['prompt_tokens']} tokens: outputs differ\n  single {s['output_token_ids']}"
+                    f"\n  pair   {p['output_token_ids']}"
+                )
             else:
-                _say(t0, f"      {s['prompt_tokens']:5d}-token prompt: {MAX_TOKENS} tokens identical "
-                         f"(TTFT single {s['token_times_s'][0] * 1e3:.0f} ms, pair {p['token_times_s'][0] * 1e3:.0f} ms)")
+                _say(
+                    t0,
+                    f"      {s['prompt_tokens']:5d}-token prompt: {MAX_TOKENS} tokens identical "
+                    f"(TTFT single {s['token_times_s'][0] * 1e3:.0f} ms, pair {p['token_times_s'][0] * 1e3:.0f} ms)",
+                )
         if ns_single != ns_pair:
             failures.append(f"non-streaming outputs differ: {ns_single} vs {ns_pair}")
         else:
             _say(t0, "      non-streaming request: identical")
-        if any(p.get("routed", {}).get("X-Pair-Prefill", "").startswith("fallback") for p in pair):
-            failures.append("the proxy fell back to colocated decoding during the smoke test")
+        if any(
+            p.get("routed", {}).get("X-Pair-Prefill", "").startswith("fallback")
+            for p in pair
+        ):
+            failures.append(
+                "the proxy fell back to colocated decoding during the smoke test"
+            )
 
         _say(t0, "(5/6) /metrics proof that decode did not prefill")
         d = metrics.delta(before, after)
         sent = sum(PROMPT_LENGTHS) + len(prompt)
         try:
             ev = metrics.assert_decode_did_not_prefill(d, sent)
-            blocks = sum(kv_blocks_for_prompt(n, cfg.block_size_tokens) for n in (*PROMPT_LENGTHS, len(prompt)))
-            _say(t0, f"      local_compute={ev['local_compute_tokens']}, external_kv_transfer="
-                     f"{ev['external_kv_transfer_tokens']} = {sent} prompt tokens sent; "
-                     f"{ev['nixl_transfers']} NIXL transfers, {ev['nixl_bytes_transferred']:,} bytes "
-                     f"(expected <= {blocks} blocks x {kv_block_bytes(cfg.block_size_tokens):,} B = "
-                     f"{blocks * kv_block_bytes(cfg.block_size_tokens):,} B)")
+            blocks = sum(
+                kv_blocks_for_prompt(n, cfg.block_size_tokens)
+                for n in (*PROMPT_LENGTHS, len(prompt))
+            )
+            _say(
+                t0,
+                f"      local_compute={ev['local_compute_tokens']}, external_kv_transfer="
+                f"{ev['external_kv_transfer_tokens']} = {sent} prompt tokens sent; "
+                f"{ev['nixl_transfers']} NIXL transfers, {ev['nixl_bytes_transferred']:,} bytes "
+                f"(expected <= {blocks} blocks x {kv_block_bytes(cfg.block_size_tokens):,} B = "
+                f"{blocks * kv_block_bytes(cfg.block_size_tokens):,} B)",
+            )
             if ev["nixl_transfers"] < 1 or ev["nixl_bytes_transferred"] <= 0:
                 failures.append("NIXL counters show no transfer")
         except metrics.ReprefillDetected as e:
@@ -118,11 +209,16 @@ def run_smoke(cfg: PairConfig | None = None) -> int:
         failures.append(f"processes left behind: {left}")
     else:
         _say(t0, f"      stopped; none of the {len(watched)} processes started is left")
-    (STATE_DIR / "smoke-last.json").write_text(json.dumps({"failures": failures, "seconds": time.time() - t0}))
+    (STATE_DIR / "smoke-last.json").write_text(
+        json.dumps({"failures": failures, "seconds": time.time() - t0})
+    )
     if failures:
         _say(t0, "FAILED:\n  " + "\n  ".join(failures))
         return 1
-    _say(t0, "PASSED: pair output identical to the single instance; decode did not prefill; nothing left running")
+    _say(
+        t0,
+        "PASSED: pair output identical to the single instance; decode did not prefill; nothing left running",
+    )
     return 0
 
 

@@ -1,21 +1,12 @@
-"""A tiny random-weight Qwen2-style model, built locally and deterministically.
+"""Building the pair's tiny model: random Qwen2 weights and a BPE tokenizer, locally and deterministically.
 
-No model can be downloaded here, and none is needed: the pair's behaviour
-(who prefills, what crosses the link, when tokens arrive) depends on the
-architecture's shapes, not on what the weights know. So we build a
-Qwen2-architecture model with random weights from a seed, plus a byte-level BPE
-tokenizer trained with ``tokenizers`` on a synthetic corpus that is also made
-from the seed. The same seed gives the same files, byte for byte, on any
-machine of this class.
-
-The shapes (:class:`TinyModelSpec`) are pure data, so the book can compute the
-KV payload of the run without torch: one token's KV is
-
-    2 (K and V) x layers x kv_heads x head_dim x bytes_per_element
-
-which is 2 x 4 x 2 x 64 x 4 = 4096 bytes for the default spec in float32, i.e.
-128 KiB per 32-token block. The builder itself imports torch and transformers
-lazily, inside :func:`build_tiny_model`.
+The recipe (shape, dtype, seed) is :class:`labs_py.captures.tiny_model.TinyModelSpec`;
+this module turns it into files vLLM can serve: a Qwen2 ``config.json``, random
+weights drawn from the seed (safetensors), and a byte-level BPE tokenizer trained
+with ``tokenizers`` on a synthetic corpus that is also made from the seed. The
+same seed gives the same files, byte for byte, on any machine of this class.
+torch and transformers are imported inside the functions that need them: this
+runs in the pair's environment (``.venv-pair``).
 """
 
 from __future__ import annotations
@@ -23,12 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from labs_py import validate
+from labs_py.captures.tiny_model import TinyModelSpec, kv_bytes_per_token
 
-DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
@@ -37,95 +26,65 @@ CHAT_TEMPLATE = (
 )
 
 
-@dataclass(frozen=True)
-class TinyModelSpec:
-    """Shapes of the tiny Qwen2 model (Qwen2 naming, as in a HF ``config.json``)."""
-
-    vocab_size: int = 4096
-    hidden_size: int = 256
-    intermediate_size: int = 768
-    num_hidden_layers: int = 4
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
-    head_dim: int = 64
-    max_position_embeddings: int = 4096
-    dtype: str = "float32"
-    seed: int = 0
-    # Std of the random weights. HF's default 0.02 makes a 4-layer model emit one token
-    # forever (greedy), which would make "token-for-token identical" a vacuous check;
-    # at 0.1 greedy continuations are varied (32 distinct tokens in 32 on random prompts).
-    initializer_range: float = 0.1
-
-    def __post_init__(self) -> None:
-        for name in (
-            "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
-            "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings",
-        ):
-            validate.positive_int(name, getattr(self, name), "")
-        validate.one_of("dtype", self.dtype, tuple(DTYPE_BYTES), "dtype")
-        validate.positive_float("initializer_range", self.initializer_range, "(std of weights)")
-        if self.num_attention_heads % self.num_key_value_heads:
-            raise ValueError(
-                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
-                f"num_key_value_heads ({self.num_key_value_heads})"
-            )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def kv_bytes_per_token(spec: TinyModelSpec = TinyModelSpec()) -> int:
-    """Bytes of KV cache one token occupies: 2 x layers x kv_heads x head_dim x dtype bytes.
-
-    The 2 is one K and one V vector per KV head per layer; grouped-query
-    attention stores ``num_key_value_heads`` of them, not ``num_attention_heads``.
-    """
-    return 2 * spec.num_hidden_layers * spec.num_key_value_heads * spec.head_dim * DTYPE_BYTES[spec.dtype]
-
-
-def kv_block_bytes(block_size_tokens: int, spec: TinyModelSpec = TinyModelSpec()) -> int:
-    """Bytes of one KV block of ``block_size_tokens`` tokens."""
-    validate.positive_int("block_size_tokens", block_size_tokens, "tokens")
-    return block_size_tokens * kv_bytes_per_token(spec)
-
-
-def kv_blocks_for_prompt(prompt_tokens: int, block_size_tokens: int) -> int:
-    """Blocks a prompt of ``prompt_tokens`` occupies: the last, partial block counts whole."""
-    validate.positive_int("prompt_tokens", prompt_tokens, "tokens")
-    validate.positive_int("block_size_tokens", block_size_tokens, "tokens")
-    return -(-prompt_tokens // block_size_tokens)
-
-
-def parameter_count(spec: TinyModelSpec = TinyModelSpec()) -> int:
-    """Parameters of the model (tied input/output embeddings, Qwen2 q/k/v biases)."""
-    h, kv = spec.hidden_size, spec.num_key_value_heads * spec.head_dim
-    q = spec.num_attention_heads * spec.head_dim
-    attn = h * q + q + 2 * (h * kv + kv) + q * h
-    mlp = 3 * h * spec.intermediate_size
-    norms = 2 * h
-    return spec.vocab_size * h + spec.num_hidden_layers * (attn + mlp + norms) + h
-
-
 # ---- the synthetic corpus ------------------------------------------------------
-_ONSETS = ("", "b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z",
-           "br", "ch", "cl", "dr", "fr", "gl", "kr", "pl", "pr", "sh", "sk", "st", "th", "tr")
+_ONSETS = (
+    "",
+    "b",
+    "c",
+    "d",
+    "f",
+    "g",
+    "h",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "t",
+    "v",
+    "w",
+    "z",
+    "br",
+    "ch",
+    "cl",
+    "dr",
+    "fr",
+    "gl",
+    "kr",
+    "pl",
+    "pr",
+    "sh",
+    "sk",
+    "st",
+    "th",
+    "tr",
+)
 _VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "ou", "io", "y")
 _CODAS = ("", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "ng", "x")
 
 
-def synthetic_corpus(seed: int = 0, n_words: int = 6000, n_lines: int = 20000) -> list[str]:
+def synthetic_corpus(
+    seed: int = 0, n_words: int = 6000, n_lines: int = 20000
+) -> list[str]:
     """Lines of pseudo-English made from ``seed`` alone (no file, no download).
 
     A lexicon of ``n_words`` pseudo-words is drawn from syllables, then lines are
     sampled from it with Zipf-like frequencies, with digits and punctuation
     mixed in, so that byte-level BPE finds enough merges to fill a 4096-entry
     vocabulary. Same seed, same corpus, on any machine.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
     rng = random.Random(seed)
     lexicon: list[str] = []
     seen: set[str] = set()
     while len(lexicon) < n_words:
-        word = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(rng.randint(1, 4)))
+        word = "".join(
+            rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
+            for _ in range(rng.randint(1, 4))
+        )
         if word and word not in seen:
             seen.add(word)
             lexicon.append(word)
@@ -143,7 +102,10 @@ def synthetic_corpus(seed: int = 0, n_words: int = 6000, n_lines: int = 20000) -
 
 
 def train_tokenizer(spec: TinyModelSpec = TinyModelSpec()):
-    """A byte-level BPE ``PreTrainedTokenizerFast`` with exactly ``spec.vocab_size`` entries."""
+    """A byte-level BPE ``PreTrainedTokenizerFast`` with exactly ``spec.vocab_size`` entries.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -160,7 +122,9 @@ def train_tokenizer(spec: TinyModelSpec = TinyModelSpec()):
     tok.train_from_iterator(synthetic_corpus(spec.seed), trainer=trainer)
     got = tok.get_vocab_size()
     if got != spec.vocab_size:
-        raise RuntimeError(f"tokenizer vocabulary has {got} entries; the model expects {spec.vocab_size}")
+        raise RuntimeError(
+            f"tokenizer vocabulary has {got} entries; the model expects {spec.vocab_size}"
+        )
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|endoftext|>",
@@ -174,25 +138,33 @@ def train_tokenizer(spec: TinyModelSpec = TinyModelSpec()):
 
 def _dir_digest(path: Path) -> str:
     h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file() and p.name != "BUILD.json"):
+    for f in sorted(
+        p for p in path.rglob("*") if p.is_file() and p.name != "BUILD.json"
+    ):
         h.update(f.relative_to(path).as_posix().encode())
         h.update(f.read_bytes())
     return h.hexdigest()
 
 
-def build_tiny_model(out_dir: str | Path, spec: TinyModelSpec = TinyModelSpec(), force: bool = False) -> dict:
+def build_tiny_model(
+    out_dir: str | Path, spec: TinyModelSpec = TinyModelSpec(), force: bool = False
+) -> dict:
     """Write config, random weights (safetensors) and tokenizer to ``out_dir``; return its manifest.
 
     Idempotent: when ``out_dir/BUILD.json`` records the same spec and the files
     still hash to the recorded digest, nothing is rebuilt. The manifest (spec,
     parameter count, KV bytes per token, SHA-256 of the files) goes into
     captures, so a reader can tell which model a capture ran.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
     out = Path(out_dir)
     manifest_path = out / "BUILD.json"
     if manifest_path.exists() and not force:
         manifest = json.loads(manifest_path.read_text())
-        if manifest.get("spec") == spec.to_dict() and manifest.get("sha256") == _dir_digest(out):
+        if manifest.get("spec") == spec.to_dict() and manifest.get(
+            "sha256"
+        ) == _dir_digest(out):
             return manifest
 
     import torch
@@ -232,8 +204,13 @@ def build_tiny_model(out_dir: str | Path, spec: TinyModelSpec = TinyModelSpec(),
     return manifest
 
 
-def hf_greedy_tokens(model_dir: str | Path, prompt_token_ids: list[int], max_new_tokens: int) -> list[int]:
-    """Greedy continuation with HF ``transformers`` (a reference independent of vLLM)."""
+def hf_greedy_tokens(
+    model_dir: str | Path, prompt_token_ids: list[int], max_new_tokens: int
+) -> list[int]:
+    """Greedy continuation with HF ``transformers`` (a reference independent of vLLM).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -241,7 +218,10 @@ def hf_greedy_tokens(model_dir: str | Path, prompt_token_ids: list[int], max_new
     ids = torch.tensor([prompt_token_ids])
     with torch.no_grad():
         out = model.generate(
-            ids, max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens, do_sample=False,
+            ids,
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=max_new_tokens,
+            do_sample=False,
             attention_mask=torch.ones_like(ids),
         )
-    return out[0, len(prompt_token_ids):].tolist()
+    return out[0, len(prompt_token_ids) :].tolist()

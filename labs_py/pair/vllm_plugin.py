@@ -36,7 +36,7 @@ OpenMP thread the main thread is the thread that runs the model, so on this
 2-core machine the producer confined to core 0 computed every prefill on core
 1, the decoder's core, and a prefill that arrived while the decoder was busy
 (or still spinning after its last step) ran about 3x slower (measured: prefill
-leg 850-930 ms instead of 265 ms for 2000 tokens; docs/pair.md, "Why the
+leg 850-930 ms instead of 265 ms for 2000 tokens; docs/runbook.md, "Why the
 prefill leg is slower than a plain prefill"). We restrict each NUMA node's list
 to the cores the calling thread may already use (and, when it is an explicit
 list, to ``VLLM_CPU_OMP_THREADS_BIND``), so the reserved core is one of the
@@ -99,7 +99,10 @@ def _shm_busy_loop(seconds: float) -> None:
 
 
 def parse_cpu_list(text: str) -> set[int]:
-    """``"0"``, ``"0,2"``, ``"0-3"``, ``"0-1|2-3"`` (vLLM's per-rank lists) -> the set of cores."""
+    """``"0"``, ``"0,2"``, ``"0-3"``, ``"0-1|2-3"`` (vLLM's per-rank lists) -> the set of cores.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     out: set[int] = set()
     for rank in text.split("|"):
         for part in rank.split(","):
@@ -115,7 +118,10 @@ def parse_cpu_list(text: str) -> set[int]:
 
 
 def own_cores(allowed: set[int], omp_bind: str | None) -> set[int]:
-    """The cores this instance owns: the thread's affinity, narrowed to an explicit OpenMP bind list."""
+    """The cores this instance owns: the thread's affinity, narrowed to an explicit OpenMP bind list.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     if omp_bind and omp_bind not in ("auto", "nobind"):
         try:
             narrowed = allowed & parse_cpu_list(omp_bind)
@@ -126,11 +132,15 @@ def own_cores(allowed: set[int], omp_bind: str | None) -> set[int]:
     return set(allowed)
 
 
-def restrict_numa_cores(numa_core_lists: list[list[int]], allowed: set[int]) -> list[list[int]]:
+def restrict_numa_cores(
+    numa_core_lists: list[list[int]], allowed: set[int]
+) -> list[list[int]]:
     """``discover_numa_topology()``'s lists with every core outside ``allowed`` removed.
 
     vLLM reserves ``max(node)`` of each list for KV transfer; a node with no
     allowed core is dropped, and an empty result makes vLLM skip the move.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
     out = []
     for node in numa_core_lists:
@@ -151,11 +161,17 @@ def _keep_nixl_reserve_on_own_cores() -> None:
 
     def discover_numa_topology(klass) -> list[list[int]]:
         found = original()
-        mine = own_cores(set(os.sched_getaffinity(0)), os.environ.get("VLLM_CPU_OMP_THREADS_BIND"))
+        mine = own_cores(
+            set(os.sched_getaffinity(0)), os.environ.get("VLLM_CPU_OMP_THREADS_BIND")
+        )
         kept = restrict_numa_cores(found, mine)
-        print(f"[labs_pair plugin] pid {os.getpid()}: NIXL KV-transfer core reserve: vLLM would take "
-              f"{[max(n) for n in found if n]} (last core of each NUMA node); kept to this instance's cores "
-              f"{sorted(mine)}: {[max(n) for n in kept]}", file=sys.stderr, flush=True)
+        print(
+            f"[labs_pair plugin] pid {os.getpid()}: NIXL KV-transfer core reserve: vLLM would take "
+            f"{[max(n) for n in found if n]} (last core of each NUMA node); kept to this instance's cores "
+            f"{sorted(mine)}: {[max(n) for n in kept]}",
+            file=sys.stderr,
+            flush=True,
+        )
         return kept
 
     discover_numa_topology._labs_pair_own_cores = True  # type: ignore[attr-defined]
@@ -163,7 +179,10 @@ def _keep_nixl_reserve_on_own_cores() -> None:
 
 
 def register() -> None:
-    """Entry point for ``vllm.general_plugins`` (may run several times per process)."""
+    """Entry point for ``vllm.general_plugins`` (may run several times per process).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
     if os.environ.get(ENV_OWN_CORES) == "1":
         try:
             _keep_nixl_reserve_on_own_cores()
@@ -187,6 +206,12 @@ def register() -> None:
         return
     if isinstance(api.nixlBind, _BindView):
         return
-    api.nixlBind = _BindView(api.nixlBind, _delayed_config(api.nixlBind.nixlAgentConfig, floor_us))
-    print(f"[labs_pair plugin] pid {os.getpid()}: NIXL progress thread polls every >= {floor_us} us "
-          f"(stock: 0, a busy spin)", file=sys.stderr, flush=True)
+    api.nixlBind = _BindView(
+        api.nixlBind, _delayed_config(api.nixlBind.nixlAgentConfig, floor_us)
+    )
+    print(
+        f"[labs_pair plugin] pid {os.getpid()}: NIXL progress thread polls every >= {floor_us} us "
+        f"(stock: 0, a busy spin)",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -26,34 +26,53 @@ from functools import lru_cache
 
 import numpy as np
 
+from labs_py.core.validate import (
+    non_negative_float,
+    one_of,
+    positive_float,
+    positive_int,
+)
+from labs_py.defaults import DEFAULT_ENGINE, DEFAULT_GPU, DEFAULT_MODEL
 from labs_py.economics import transfer_seconds
 from labs_py.gpus import get_gpu
 from labs_py.models import get_model
-from labs_py.sim import engine as eng
+from labs_py.sim import eventloop as eng
 from labs_py.sim.metrics import SimResult
 from labs_py.sim.workload import Workload
-from labs_py.steptime import DEFAULT_ENGINE, EngineProfile, StepCoefficients, engine_profile, step_coefficients
-from labs_py.validate import non_negative_float, one_of, positive_float, positive_int
-
-DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
-DEFAULT_GPU = "H100-SXM"
+from labs_py.steptime import (
+    EngineProfile,
+    StepCoefficients,
+    engine_profile,
+    step_coefficients,
+)
 
 
 def _chunk(value: int | None) -> int | None:
-    return None if value is None else positive_int("chunk_tokens", value, "tokens per step")
+    return (
+        None
+        if value is None
+        else positive_int("chunk_tokens", value, "tokens per step")
+    )
 
 
 @dataclass(frozen=True)
 class Colocated:
-    """``replicas`` engines that each prefill and decode, on ``tp`` GPUs each."""
+    """``replicas`` engines that each prefill and decode, on ``tp`` GPUs each.
+
+    Taught in: why_split, interference, goodput_and_split, two_gpus.
+    """
 
     replicas: int = 1
     tp: int = 1
     chunk_tokens: int | None = 512
     token_budget: int | None = None
     max_batch: int = 256
-    prefix_cache: str = "none"  # "none", "local" (LMCache beside each replica) or "pool" (shared)
-    cache_link_gbps: float = 504.0  # where cached KV comes from: PCIe Gen5 x16 by default (CPU memory)
+    prefix_cache: str = (
+        "none"  # "none", "local" (LMCache beside each replica) or "pool" (shared)
+    )
+    cache_link_gbps: float = (
+        504.0  # where cached KV comes from: PCIe Gen5 x16 by default (CPU memory)
+    )
 
     def __post_init__(self) -> None:
         one_of("prefix_cache", self.prefix_cache, eng.PREFIX_CACHES, "prefix cache")
@@ -74,13 +93,20 @@ class Colocated:
     def label(self) -> str:
         """A short name for legends: ``"2x colocated (chunk 512)"``, ``"TP=2 (no chunking)"``."""
         chunk = f"chunk {self.chunk_tokens}" if self.chunk_tokens else "no chunking"
-        head = f"TP={self.tp}" if self.tp > 1 and self.replicas == 1 else f"{self.replicas}x colocated"
+        head = (
+            f"TP={self.tp}"
+            if self.tp > 1 and self.replicas == 1
+            else f"{self.replicas}x colocated"
+        )
         return f"{head} ({chunk})"
 
 
 @dataclass(frozen=True)
 class Disaggregated:
-    """An xPyD fleet: ``prefill`` prefill engines, ``decode`` decode engines, a link of ``link_gbps`` Gb/s."""
+    """An xPyD fleet: ``prefill`` prefill engines, ``decode`` decode engines, a link of ``link_gbps`` Gb/s.
+
+    Taught in: why_split, interference, goodput_and_split, two_gpus.
+    """
 
     prefill: int = 1
     decode: int = 1
@@ -92,7 +118,9 @@ class Disaggregated:
     transfer_latency_s: float = 0.0
     max_batch: int = 256
     prefix_cache: str = "none"  # "none", "local" (LMCache on each prefill engine) or "pool" (Mooncake-style)
-    cache_link_gbps: float = 504.0  # where cached KV comes from: PCIe Gen5 x16 (local) or the pool's network
+    cache_link_gbps: float = (
+        504.0  # where cached KV comes from: PCIe Gen5 x16 (local) or the pool's network
+    )
 
     def __post_init__(self) -> None:
         one_of("prefix_cache", self.prefix_cache, eng.PREFIX_CACHES, "prefix cache")
@@ -104,7 +132,11 @@ class Disaggregated:
         positive_int("prefill_tp", self.prefill_tp, "GPUs per prefill engine")
         positive_int("decode_tp", self.decode_tp, "GPUs per decode engine")
         if self.prefill_batch_tokens is not None:
-            positive_int("prefill_batch_tokens", self.prefill_batch_tokens, "tokens per prefill step")
+            positive_int(
+                "prefill_batch_tokens",
+                self.prefill_batch_tokens,
+                "tokens per prefill step",
+            )
         non_negative_float("transfer_latency_s", self.transfer_latency_s, "seconds")
         positive_int("max_batch", self.max_batch, "requests")
 
@@ -124,7 +156,9 @@ Fleet = Colocated | Disaggregated
 
 
 @lru_cache(maxsize=64)
-def engine_with_allreduce(engine: str | EngineProfile, factor: float) -> str | EngineProfile:
+def engine_with_allreduce(
+    engine: str | EngineProfile, factor: float
+) -> str | EngineProfile:
     """``engine`` with its all-reduce latency scaled by ``factor`` (a what-if for tensor parallelism).
 
     The fitted latency of the default engine comes from 2023 A100 software (DistServe's fits,
@@ -132,27 +166,48 @@ def engine_with_allreduce(engine: str | EngineProfile, factor: float) -> str | E
     makes all-reduces cost only their bytes over the link: an upper bound for what TP can gain.
     ``factor=1`` returns ``engine`` itself, so simulations are shared with the unscaled engine.
     Only fleets with ``tp > 1`` see a difference.
+
+    Taught in: two_gpus.
     """
     if factor == 1:
         return engine
     if factor < 0:
-        raise ValueError(f"factor must be >= 0 (a multiple of the fitted all-reduce latency); got {factor!r}")
+        raise ValueError(
+            f"factor must be >= 0 (a multiple of the fitted all-reduce latency); got {factor!r}"
+        )
     prof = engine_profile(engine)
-    return replace(prof, name=f"{prof.name}, all-reduce x{factor:g}",
-                   allreduce_latency_s=prof.allreduce_latency_s * factor)
+    return replace(
+        prof,
+        name=f"{prof.name}, all-reduce x{factor:g}",
+        allreduce_latency_s=prof.allreduce_latency_s * factor,
+    )
+
+
 #: ``timer_for(tp) -> step_seconds``: replaces the step-time model (e.g. with another simulator's).
 TimerFactory = Callable[[int], eng.StepTimer]
 
 
 @lru_cache(maxsize=256)
-def _coefficients(model: str, gpu: str, tp: int, engine: str | EngineProfile) -> StepCoefficients:
+def _coefficients(
+    model: str, gpu: str, tp: int, engine: str | EngineProfile
+) -> StepCoefficients:
     return step_coefficients(model, gpu, tp=tp, engine=engine)
 
 
-def _kv_transfer_s(prompt_tokens: np.ndarray, kv_bytes_per_token: int, link_gbps: float, latency_s: float) -> np.ndarray:
+def _kv_transfer_s(
+    prompt_tokens: np.ndarray,
+    kv_bytes_per_token: int,
+    link_gbps: float,
+    latency_s: float,
+) -> np.ndarray:
     """Per request: the link's price for its prompt's KV (line rate + setup latency), seconds."""
     uniq, inv = np.unique(prompt_tokens, return_inverse=True)
-    per = np.array([transfer_seconds(int(p) * kv_bytes_per_token, link_gbps) for p in uniq]) + latency_s
+    per = (
+        np.array(
+            [transfer_seconds(int(p) * kv_bytes_per_token, link_gbps) for p in uniq]
+        )
+        + latency_s
+    )
     return per[inv]
 
 
@@ -161,12 +216,18 @@ def _caching(fleet: Fleet, workload: Workload, spec, kv_dtype: str) -> dict:
     if fleet.prefix_cache == "none":
         return {}
     if workload.prefix_id is None:
-        raise ValueError(f"prefix_cache={fleet.prefix_cache!r} needs a workload with shared prefixes "
-                         "(labs_py.sim.workload.make_prefix_workload)")
+        raise ValueError(
+            f"prefix_cache={fleet.prefix_cache!r} needs a workload with shared prefixes "
+            "(labs_py.sim.workload.make_prefix_workload)"
+        )
     per_token = spec.kv_bytes_per_token(kv_dtype)
     gbps = fleet.cache_link_gbps
-    return dict(prefix_id=workload.prefix_id, prefix_tokens=workload.prefix_tokens, prefix_cache=fleet.prefix_cache,
-                fetch_seconds=lambda tokens: transfer_seconds(int(tokens) * per_token, gbps))
+    return dict(
+        prefix_id=workload.prefix_id,
+        prefix_tokens=workload.prefix_tokens,
+        prefix_cache=fleet.prefix_cache,
+        fetch_seconds=lambda tokens: transfer_seconds(int(tokens) * per_token, gbps),
+    )
 
 
 def simulate(
@@ -190,6 +251,8 @@ def simulate(
     used and ``model`` may be any :class:`~labs_py.models.ModelSpec`. KV space per engine is what the GPUs'
     memory holds beside the weights (90% utilisation), unless ``kv_capacity_tokens``
     is given.
+
+    Taught in: goodput_and_split.
     """
     spec = get_model(model)
     custom = timer_for is not None and kv_capacity_tokens is not None
@@ -197,32 +260,94 @@ def simulate(
 
     def timer_and_capacity(tp: int) -> tuple[eng.StepTimer, int]:
         if custom:  # measured step times (e.g. a CPU): no catalog GPU or model coefficients needed
-            return timer_for(tp), positive_int("kv_capacity_tokens", kv_capacity_tokens, "tokens")
+            return timer_for(tp), positive_int(
+                "kv_capacity_tokens", kv_capacity_tokens, "tokens"
+            )
         co = _coefficients(spec.id, g.id, tp, engine)
-        cap = kv_capacity_tokens if kv_capacity_tokens is not None else co.kv_capacity_tokens(g.memory_gb * 1e9)
+        cap = (
+            kv_capacity_tokens
+            if kv_capacity_tokens is not None
+            else co.kv_capacity_tokens(g.memory_gb * 1e9)
+        )
         if cap <= 0:
-            raise ValueError(f"{spec.id} does not fit on {tp} x {g.id} ({g.memory_gb:g} GB each): no room for KV cache")
+            raise ValueError(
+                f"{spec.id} does not fit on {tp} x {g.id} ({g.memory_gb:g} GB each): no room for KV cache"
+            )
         return (timer_for(tp) if timer_for is not None else co.step_seconds), cap
 
     if isinstance(fleet, Colocated):
         timer, cap = timer_and_capacity(fleet.tp)
-        inst = [eng.InstanceSpec("colocated", timer, fleet.chunk_tokens, fleet.token_budget, None, fleet.max_batch, cap, fleet.tp)
-                for _ in range(fleet.replicas)]
-        raw = eng.run(inst, workload.arrival_s, workload.prompt_tokens, workload.output_tokens, record_steps=record_steps,
-                      **_caching(fleet, workload, spec, kv_dtype))
+        inst = [
+            eng.InstanceSpec(
+                "colocated",
+                timer,
+                fleet.chunk_tokens,
+                fleet.token_budget,
+                None,
+                fleet.max_batch,
+                cap,
+                fleet.tp,
+            )
+            for _ in range(fleet.replicas)
+        ]
+        raw = eng.run(
+            inst,
+            workload.arrival_s,
+            workload.prompt_tokens,
+            workload.output_tokens,
+            record_steps=record_steps,
+            **_caching(fleet, workload, spec, kv_dtype),
+        )
     elif isinstance(fleet, Disaggregated):
         pt, pcap = timer_and_capacity(fleet.prefill_tp)
         dt, dcap = timer_and_capacity(fleet.decode_tp)
-        inst = [eng.InstanceSpec("prefill", pt, None, None, fleet.prefill_batch_tokens, fleet.max_batch, pcap, fleet.prefill_tp)
-                for _ in range(fleet.prefill)]
-        inst += [eng.InstanceSpec("decode", dt, None, None, None, fleet.max_batch, dcap, fleet.decode_tp)
-                 for _ in range(fleet.decode)]
-        xfer = _kv_transfer_s(workload.prompt_tokens, spec.kv_bytes_per_token(kv_dtype), fleet.link_gbps,
-                              fleet.transfer_latency_s)
-        raw = eng.run(inst, workload.arrival_s, workload.prompt_tokens, workload.output_tokens, proxy=fleet.proxy,
-                      kv_transfer_s=xfer, record_steps=record_steps, **_caching(fleet, workload, spec, kv_dtype))
+        inst = [
+            eng.InstanceSpec(
+                "prefill",
+                pt,
+                None,
+                None,
+                fleet.prefill_batch_tokens,
+                fleet.max_batch,
+                pcap,
+                fleet.prefill_tp,
+            )
+            for _ in range(fleet.prefill)
+        ]
+        inst += [
+            eng.InstanceSpec(
+                "decode", dt, None, None, None, fleet.max_batch, dcap, fleet.decode_tp
+            )
+            for _ in range(fleet.decode)
+        ]
+        xfer = _kv_transfer_s(
+            workload.prompt_tokens,
+            spec.kv_bytes_per_token(kv_dtype),
+            fleet.link_gbps,
+            fleet.transfer_latency_s,
+        )
+        raw = eng.run(
+            inst,
+            workload.arrival_s,
+            workload.prompt_tokens,
+            workload.output_tokens,
+            proxy=fleet.proxy,
+            kv_transfer_s=xfer,
+            record_steps=record_steps,
+            **_caching(fleet, workload, spec, kv_dtype),
+        )
     else:
-        raise TypeError(f"fleet must be a Colocated or Disaggregated fleet; got {fleet!r} ({type(fleet).__name__})")
-    return SimResult(workload, raw, fleet.gpus, label=fleet.label,
-                     meta={"model": spec.id, "gpu": g.id if g is not None else "custom timer",
-                           "engine": "custom timer" if custom else getattr(engine, "name", engine)})
+        raise TypeError(
+            f"fleet must be a Colocated or Disaggregated fleet; got {fleet!r} ({type(fleet).__name__})"
+        )
+    return SimResult(
+        workload,
+        raw,
+        fleet.gpus,
+        label=fleet.label,
+        meta={
+            "model": spec.id,
+            "gpu": g.id if g is not None else "custom timer",
+            "engine": "custom timer" if custom else getattr(engine, "name", engine),
+        },
+    )

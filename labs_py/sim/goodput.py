@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from labs_py.sim.fleets import DEFAULT_GPU, DEFAULT_MODEL, Colocated, Disaggregated, Fleet, simulate
+from labs_py.core.validate import fraction, one_of, positive_float, positive_int
+from labs_py.defaults import DEFAULT_ENGINE, DEFAULT_GPU, DEFAULT_MODEL
+from labs_py.sim.fleets import Colocated, Disaggregated, Fleet, simulate
 from labs_py.sim.metrics import DECODE_METRICS, SimResult
 from labs_py.sim.workload import Workload, make_workload
-from labs_py.validate import fraction, one_of, positive_float, positive_int
 
 #: DistServe's attainment target: 90% of requests meet both SLOs.
 DEFAULT_TARGET = 0.90
@@ -33,11 +34,13 @@ class Scenario:
     """Everything about an experiment except the fleet and the rate: model, hardware, requests.
 
     Hashable, so simulations can be cached by ``(fleet, scenario, rate)``.
+
+    Taught in: why_split, interference.
     """
 
     model: str = DEFAULT_MODEL
     gpu: str = DEFAULT_GPU
-    engine: str = "h100-serving"
+    engine: str = DEFAULT_ENGINE
     prompt_tokens: int = 2048
     output_tokens: int = 128
     n_requests: int = 1000
@@ -47,25 +50,45 @@ class Scenario:
 
     def workload(self, rate_per_s: float) -> Workload:
         """The scenario's requests arriving at ``rate_per_s`` requests per second."""
-        return make_workload(self.n_requests, rate_per_s, self.prompt_tokens, self.output_tokens,
-                             arrival=self.arrival, cv=self.cv, seed=self.seed)
+        return make_workload(
+            self.n_requests,
+            rate_per_s,
+            self.prompt_tokens,
+            self.output_tokens,
+            arrival=self.arrival,
+            cv=self.cv,
+            seed=self.seed,
+        )
 
 
 @lru_cache(maxsize=4096)
-def run(fleet: Fleet, scenario: Scenario, rate_per_s: float, record_steps: bool = False) -> SimResult:
+def run(
+    fleet: Fleet, scenario: Scenario, rate_per_s: float, record_steps: bool = False
+) -> SimResult:
     """Simulate ``fleet`` on ``scenario`` at ``rate_per_s`` (cached: same inputs, same object).
 
     ``record_steps=True`` also keeps every engine's step log (what each step carried), for
     questions about steps rather than requests (:func:`labs_py.sim.interference.prefill_gap_share`).
+
+    Taught in: why_split, interference, two_gpus.
     """
     positive_float("rate_per_s", rate_per_s, "requests per second")
-    return simulate(fleet, scenario.workload(rate_per_s), scenario.model, scenario.gpu, engine=scenario.engine,
-                    record_steps=record_steps)
+    return simulate(
+        fleet,
+        scenario.workload(rate_per_s),
+        scenario.model,
+        scenario.gpu,
+        engine=scenario.engine,
+        record_steps=record_steps,
+    )
 
 
 @dataclass(frozen=True)
 class SLO:
-    """A TTFT SLO and a decode SLO (on TPOT, or on every inter-token gap), in seconds."""
+    """A TTFT SLO and a decode SLO (on TPOT, or on every inter-token gap), in seconds.
+
+    Taught in: goodput_and_split, two_gpus.
+    """
 
     ttft_s: float = 1.0
     decode_s: float = 0.050
@@ -83,8 +106,13 @@ class SLO:
         return result.attainment(self.ttft_s, self.decode_s, self.decode_metric)
 
 
-def attainment_at(fleet: Fleet, scenario: Scenario, rate_per_s: float, slo: SLO) -> float:
-    """SLO attainment of ``fleet`` at one rate."""
+def attainment_at(
+    fleet: Fleet, scenario: Scenario, rate_per_s: float, slo: SLO
+) -> float:
+    """SLO attainment of ``fleet`` at one rate.
+
+    Taught in: no chapter calls it directly; it works behind goodput_and_split.
+    """
     return slo.attainment(run(fleet, scenario, float(rate_per_s)))
 
 
@@ -109,6 +137,8 @@ def goodput(
     waited long. So the search never goes above :func:`max_throughput_rps`, the
     fleet's capacity with every request queued at once. (DistServe's simulator uses
     finite runs too; with few requests, its goodput at loose SLOs can exceed capacity.)
+
+    Taught in: no chapter calls it directly; it works behind goodput_and_split.
     """
     tol = positive_float("tolerance", tolerance, "(relative)")
     positive_int("max_iterations", max_iterations, "iterations")
@@ -116,10 +146,16 @@ def goodput(
     capacity = max_throughput_rps(fleet, scenario)
 
     def ok(rate: float) -> bool:
-        return rate <= capacity and attainment_at(fleet, scenario, rate, slo) >= slo.target
+        return (
+            rate <= capacity and attainment_at(fleet, scenario, rate, slo) >= slo.target
+        )
 
     lo = 0.0
-    hi = positive_float("rate_hi_per_s", rate_hi_per_s, "requests per second") if rate_hi_per_s else 1.0
+    hi = (
+        positive_float("rate_hi_per_s", rate_hi_per_s, "requests per second")
+        if rate_hi_per_s
+        else 1.0
+    )
     for _ in range(max_iterations):
         if not ok(hi):
             break
@@ -153,15 +189,25 @@ def max_throughput_rps(fleet: Fleet, scenario: Scenario) -> float:
 
     This is the number a throughput benchmark (``vllm bench throughput``) reports:
     the fleet is never idle, and nobody asks how long anyone waited.
+
+    Taught in: goodput_and_split, two_gpus.
     """
     return _max_throughput_cached(fleet, scenario)
 
 
 @lru_cache(maxsize=1024)
 def _max_throughput_cached(fleet: Fleet, scenario: Scenario) -> float:
-    w = make_workload(scenario.n_requests, 1.0, scenario.prompt_tokens, scenario.output_tokens,
-                      arrival="burst", seed=scenario.seed)
-    return simulate(fleet, w, scenario.model, scenario.gpu, engine=scenario.engine).throughput_rps
+    w = make_workload(
+        scenario.n_requests,
+        1.0,
+        scenario.prompt_tokens,
+        scenario.output_tokens,
+        arrival="burst",
+        seed=scenario.seed,
+    )
+    return simulate(
+        fleet, w, scenario.model, scenario.gpu, engine=scenario.engine
+    ).throughput_rps
 
 
 def engine_busy_shares(fleet: Fleet, scenario: Scenario) -> tuple[float, ...]:
@@ -173,16 +219,36 @@ def engine_busy_shares(fleet: Fleet, scenario: Scenario) -> tuple[float, ...]:
     and loses throughput to colocated replicas, which share both phases and stay busy. (A
     decode engine steps whenever anything is decoding, even a batch of one, so its share is
     near 1 and says little about its load.)
+
+    Taught in: goodput_and_split.
     """
-    w = make_workload(scenario.n_requests, 1.0, scenario.prompt_tokens, scenario.output_tokens,
-                      arrival="burst", seed=scenario.seed)
-    r = simulate(fleet, w, scenario.model, scenario.gpu, engine=scenario.engine, record_steps=True)
-    return tuple(float((log[:, 1] - log[:, 0]).sum() / r.makespan_s) for log in r.raw.step_log)
+    w = make_workload(
+        scenario.n_requests,
+        1.0,
+        scenario.prompt_tokens,
+        scenario.output_tokens,
+        arrival="burst",
+        seed=scenario.seed,
+    )
+    r = simulate(
+        fleet,
+        w,
+        scenario.model,
+        scenario.gpu,
+        engine=scenario.engine,
+        record_steps=True,
+    )
+    return tuple(
+        float((log[:, 1] - log[:, 0]).sum() / r.makespan_s) for log in r.raw.step_log
+    )
 
 
 @dataclass(frozen=True)
 class SplitResult:
-    """Goodput of every xPyD split of ``gpus`` GPUs, and the best one."""
+    """Goodput of every xPyD split of ``gpus`` GPUs, and the best one.
+
+    Taught in: no chapter calls it directly; it works behind goodput_and_split.
+    """
 
     gpus: int
     splits: tuple[tuple[int, int], ...]
@@ -191,7 +257,10 @@ class SplitResult:
     @property
     def best(self) -> tuple[int, int]:
         """The (prefill, decode) split with the highest goodput (fewer prefill engines on ties)."""
-        i = max(range(len(self.splits)), key=lambda j: (self.goodput_rps[j], -self.splits[j][0]))
+        i = max(
+            range(len(self.splits)),
+            key=lambda j: (self.goodput_rps[j], -self.splits[j][0]),
+        )
         return self.splits[i]
 
     @property
@@ -215,12 +284,16 @@ def split_search(
     Long prompts and short outputs want more prefill engines; short prompts and long
     outputs want more decode engines. The search just tries them all: N-1 goodput
     searches.
+
+    Taught in: goodput_and_split.
     """
     n = positive_int("gpus", gpus, "GPUs")
     if n < 2:
         raise ValueError(f"a P:D split needs at least 2 GPUs; got {n} GPUs")
     splits = tuple((x, n - x) for x in range(1, n))
-    build = make_fleet or (lambda x, y: Disaggregated(x, y, link_gbps=link_gbps, proxy=proxy))
+    build = make_fleet or (
+        lambda x, y: Disaggregated(x, y, link_gbps=link_gbps, proxy=proxy)
+    )
     it = splits
     if progress:
         from tqdm.auto import tqdm
@@ -230,6 +303,17 @@ def split_search(
     return SplitResult(n, splits, g)
 
 
-__all__ = ["Scenario", "SLO", "run", "attainment_at", "goodput", "max_throughput_rps", "engine_busy_shares",
-           "split_search", "SplitResult",
-           "DEFAULT_TARGET", "Colocated", "Disaggregated"]
+__all__ = [
+    "Scenario",
+    "SLO",
+    "run",
+    "attainment_at",
+    "goodput",
+    "max_throughput_rps",
+    "engine_busy_shares",
+    "split_search",
+    "SplitResult",
+    "DEFAULT_TARGET",
+    "Colocated",
+    "Disaggregated",
+]

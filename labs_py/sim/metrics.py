@@ -1,6 +1,6 @@
 """Latencies per request, and the numbers SLOs are written on.
 
-From the raw timeline of :mod:`labs_py.sim.engine`, every request gets
+From the raw timeline of :mod:`labs_py.sim.eventloop`, every request gets
 
 * **TTFT**: arrival to first token;
 * **every inter-token gap** (ITL): the time between consecutive tokens of a request;
@@ -9,7 +9,7 @@ From the raw timeline of :mod:`labs_py.sim.engine`, every request gets
 * **TPOT**: ``(E2E - TTFT) / (output - 1)``, the mean gap (vLLM's definition);
 * **E2E**: arrival to last token.
 
-and the fleet gets percentiles (one definition: :mod:`labs_py.stats`), SLO attainment
+and the fleet gets percentiles (one definition: :mod:`labs_py.core.stats`), SLO attainment
 and throughput. All of it is numpy over whole arrays: the event loop recorded one time
 per step, and here those times are gathered into one array of every token.
 """
@@ -21,17 +21,21 @@ from functools import cached_property
 
 import numpy as np
 
-from labs_py.sim.engine import RawRun
+from labs_py.core.stats import percentile, summarize
+from labs_py.core.validate import one_of, positive_float
+from labs_py.sim.eventloop import RawRun
 from labs_py.sim.workload import Workload
-from labs_py.stats import percentile, summarize
-from labs_py.validate import one_of, positive_float
 
 DECODE_METRICS: tuple[str, ...] = ("tpot", "max_itl")
 
 
 @dataclass
 class SimResult:
-    """One simulated run: the workload, the raw timeline, and every latency derived from them."""
+    """One simulated run: the workload, the raw timeline, and every latency derived from them.
+
+    Taught in: no chapter calls it directly; it works behind why_split, interference,
+        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+    """
 
     workload: Workload
     raw: RawRun
@@ -52,7 +56,11 @@ class SimResult:
         counts = raw.rest_count
         total = int(counts.sum())
         if total == 0:
-            return np.empty(0), np.empty(0, dtype=np.int64), np.zeros(len(counts), dtype=np.int64)
+            return (
+                np.empty(0),
+                np.empty(0, dtype=np.int64),
+                np.zeros(len(counts), dtype=np.int64),
+            )
         lens = [len(t) for t in raw.decode_step_times]
         offsets = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
         flat_times = np.concatenate(raw.decode_step_times) if lens else np.empty(0)
@@ -99,7 +107,11 @@ class SimResult:
         """Mean gap after the first token, ``(E2E - TTFT) / (output - 1)``; NaN for one-token requests."""
         n = self.workload.output_tokens - 1
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, (self.last_token_s - self.raw.first_token_s) / np.maximum(n, 1), np.nan)
+            return np.where(
+                n > 0,
+                (self.last_token_s - self.raw.first_token_s) / np.maximum(n, 1),
+                np.nan,
+            )
 
     @property
     def second_token_gap_s(self) -> np.ndarray:
@@ -137,7 +149,12 @@ class SimResult:
     def summary(self) -> dict[str, float]:
         """p50/p90/p99 of TTFT, ITL, TPOT and E2E in **milliseconds**, plus throughput."""
         out: dict[str, float] = {}
-        for name, arr in (("ttft", self.ttft_s), ("itl", self.itl_s), ("tpot", self.tpot_s), ("e2e", self.e2e_s)):
+        for name, arr in (
+            ("ttft", self.ttft_s),
+            ("itl", self.itl_s),
+            ("tpot", self.tpot_s),
+            ("e2e", self.e2e_s),
+        ):
             a = arr[np.isfinite(arr)]
             if a.size:
                 for k, v in summarize(a * 1e3).items():
@@ -149,11 +166,18 @@ class SimResult:
 
     def percentile_ms(self, metric: str, q: float) -> float:
         """The ``q``-th percentile of ``"ttft"``, ``"itl"``, ``"tpot"``, ``"e2e"`` or ``"second_token_gap"``, ms."""
-        one_of("metric", metric, ("ttft", "itl", "tpot", "e2e", "second_token_gap"), "latency metric")
+        one_of(
+            "metric",
+            metric,
+            ("ttft", "itl", "tpot", "e2e", "second_token_gap"),
+            "latency metric",
+        )
         arr = getattr(self, f"{metric}_s")
         return percentile(arr[np.isfinite(arr)] * 1e3, q)
 
-    def attainment(self, ttft_slo_s: float, decode_slo_s: float, decode_metric: str = "tpot") -> float:
+    def attainment(
+        self, ttft_slo_s: float, decode_slo_s: float, decode_metric: str = "tpot"
+    ) -> float:
         """Fraction of requests meeting *both* SLOs (DistServe's attainment).
 
         ``decode_metric="tpot"`` judges a request by its mean gap (DistServe); ``"max_itl"``

@@ -23,8 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("LABS_SITE_DIR", ROOT / "_build" / "html"))
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 
@@ -32,7 +37,9 @@ CHROMIUM_ARGS = [
 def chromium_path() -> str:
     path = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
-        pytest.fail(f"Chromium not found at {path}: install Debian's chromium (tools/test.sh does) or set CHROMIUM")
+        pytest.fail(
+            f"Chromium not found at {path}: install Debian's chromium (tools/test.sh does) or set CHROMIUM"
+        )
     return path
 
 
@@ -44,8 +51,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def site_url():
     if not (SITE / "index.html").exists():
-        pytest.fail(f"no built site at {SITE}; build the book first (tools/test.sh builds it before this step)")
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(SITE)))
+        pytest.fail(
+            f"no built site at {SITE}; build the book first (tools/test.sh builds it before this step)"
+        )
+    server = socketserver.ThreadingTCPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(SITE))
+    )
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

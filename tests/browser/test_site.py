@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labs_py.widgets import registry
+from labs_py.book import registry
 
 from .conftest import ROOT, SITE
 
@@ -17,21 +17,29 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 pytestmark = pytest.mark.browser
 
-EXTERNAL_ASSET = re.compile(r'<(?:script|link|img)\b[^>]*(?:src|href)="(https?:)?//', re.I)
+EXTERNAL_ASSET = re.compile(
+    r'<(?:script|link|img)\b[^>]*(?:src|href)="(https?:)?//', re.I
+)
 
 
 def site_pages() -> list[str]:
     """Every chapter and prose page of the built site."""
     if not SITE.exists():
         return []
-    return sorted(str(p.relative_to(SITE)) for d in ("book", "notebooks") for p in (SITE / d).glob("*.html"))
+    return sorted(
+        str(p.relative_to(SITE))
+        for d in ("book", "notebooks")
+        for p in (SITE / d).glob("*.html")
+    )
 
 
 PAGES = site_pages()
 
 
 def test_the_site_has_pages():
-    assert "book/intro.html" in PAGES, f"expected the intro in the built site; found {PAGES}"
+    assert "book/intro.html" in PAGES, (
+        f"expected the intro in the built site; found {PAGES}"
+    )
     assert any(p.startswith("notebooks/") for p in PAGES)
 
 
@@ -48,9 +56,15 @@ def test_page_renders_offline_with_math_and_plots(open_page, shots_dir, path):
     page = visit.page
     # MathJax is the site's own copy; wait for it to typeset
     if page.locator("div.math, span.math").count():
-        page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
+        page.wait_for_function(
+            "window.MathJax && MathJax.startup && MathJax.startup.promise",
+            timeout=20000,
+        )
         page.evaluate("MathJax.startup.promise")
-        assert page.locator("mjx-container").count() >= page.locator("div.math, span.math").count()
+        assert (
+            page.locator("mjx-container").count()
+            >= page.locator("div.math, span.math").count()
+        )
     # every figure is drawn by the site's own plotly.js
     for block in page.locator(".labs-figure").all():
         block.locator(".lx-plot .main-svg").first.wait_for(timeout=20000)
@@ -64,7 +78,11 @@ def test_page_renders_offline_with_math_and_plots(open_page, shots_dir, path):
 
 
 def _explorable_pages() -> list[str]:
-    return [p for p in PAGES if 'class="labs-explorable"' in (SITE / p).read_text(encoding="utf-8")]
+    return [
+        p
+        for p in PAGES
+        if 'class="labs-explorable"' in (SITE / p).read_text(encoding="utf-8")
+    ]
 
 
 def _dom_state(block) -> dict:
@@ -81,7 +99,8 @@ def _dom_state(block) -> dict:
 
 
 def _close(a, b) -> bool:
-    """Plot arrays match labs_py's within the 6 significant digits the page stores (half a unit in the 6th digit: 5e-6 relative)."""
+    """Plot arrays match labs_py's within the 6 significant digits the page stores
+    (half a unit in the 6th digit: 5e-6 relative)."""
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
@@ -94,13 +113,17 @@ def _assert_matches_labs_py(block, state: dict) -> None:
     ex = registry.build(key, **json.loads(block.get_attribute("data-kwargs")))
     values = {c.name: c.values[i] for c, i in zip(ex.controls, state["indices"])}
     expected_readout = ex.readout(**values)
-    assert state["readout"] == expected_readout, f"{key} at {values}: page shows {state['readout']}"
+    assert state["readout"] == expected_readout, (
+        f"{key} at {values}: page shows {state['readout']}"
+    )
     spec = ex.spec(**values)
     assert len(spec["data"]) == len(state["data"])
     for i, (want, got) in enumerate(zip(spec["data"], state["data"])):
         for axis in ("x", "y", "z"):
             if axis in want:
-                assert _close(json.loads(json.dumps(want[axis])), got[axis]), f"{key} trace {i} {axis} at {values}"
+                assert _close(json.loads(json.dumps(want[axis])), got[axis]), (
+                    f"{key} trace {i} {axis} at {values}"
+                )
 
 
 def _move(page, block, control, index: int, target: int) -> None:
@@ -112,12 +135,17 @@ def _move(page, block, control, index: int, target: int) -> None:
     else:
         control.focus()
         control.press("ArrowRight" if target > index else "ArrowLeft")
-    page.wait_for_function("([el, c]) => el.getAttribute('data-combo') !== c",
-                           arg=[block.element_handle(), combo], timeout=10000)
+    page.wait_for_function(
+        "([el, c]) => el.getAttribute('data-combo') !== c",
+        arg=[block.element_handle(), combo],
+        timeout=10000,
+    )
 
 
 @pytest.mark.parametrize("path", _explorable_pages())
-def test_every_control_moves_its_plot_and_shows_labs_py_values(open_page, shots_dir, path):
+def test_every_control_moves_its_plot_and_shows_labs_py_values(
+    open_page, shots_dir, path
+):
     visit = open_page(path)
     page = visit.page
     blocks = page.locator(".labs-explorable").all()
@@ -130,7 +158,11 @@ def test_every_control_moves_its_plot_and_shows_labs_py_values(open_page, shots_
         controls = block.locator("[data-control]").all()
         for c, control in enumerate(controls):
             before = _dom_state(block)
-            n = int(control.evaluate("el => el.tagName === 'SELECT' ? el.options.length : Number(el.max) + 1"))
+            n = int(
+                control.evaluate(
+                    "el => el.tagName === 'SELECT' ? el.options.length : Number(el.max) + 1"
+                )
+            )
             if n < 2:
                 continue
             index = before["indices"][c]
@@ -140,9 +172,12 @@ def test_every_control_moves_its_plot_and_shows_labs_py_values(open_page, shots_
             assert after["indices"][c] == target
             assert after["data"] != before["data"], (
                 f"{block.get_attribute('data-key')}: moving {control.get_attribute('data-control')} "
-                "did not change the plot")
+                "did not change the plot"
+            )
             _assert_matches_labs_py(block, after)
-            _move(page, block, control, target, index)  # back to the default, so each control is tested from it
+            _move(
+                page, block, control, target, index
+            )  # back to the default, so each control is tested from it
             assert _dom_state(block)["data"] == before["data"]
         name = path.replace("/", "_").removesuffix(".html")
         block.screenshot(path=str(shots_dir / f"{name}_explorable{b}.png"))
@@ -161,8 +196,11 @@ def test_sliders_are_reachable_and_operable_from_the_keyboard(open_page):
     assert page.evaluate("document.activeElement.type") == "range"
     combo = first.get_attribute("data-combo")
     page.keyboard.press("ArrowLeft")
-    page.wait_for_function("([el, c]) => el.getAttribute('data-combo') !== c",
-                           arg=[first.element_handle(), combo], timeout=10000)
+    page.wait_for_function(
+        "([el, c]) => el.getAttribute('data-combo') !== c",
+        arg=[first.element_handle(), combo],
+        timeout=10000,
+    )
     # the slider announces its value, not its index
     assert not slider.get_attribute("aria-valuetext").isdigit()
 
@@ -178,8 +216,11 @@ def test_page_has_no_serious_accessibility_violations(open_page, path):
         block.locator(".lx-plot .main-svg").first.wait_for(timeout=20000)
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    serious = [(v["id"], v["help"], [n["target"] for n in v["nodes"][:3]])
-               for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    serious = [
+        (v["id"], v["help"], [n["target"] for n in v["nodes"][:3]])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
     assert serious == [], f"{path}: {serious}"
 
 
@@ -188,7 +229,13 @@ def test_chapter_offers_its_notebook_for_download_and_launch_buttons(path):
     html = (SITE / path).read_text(encoding="utf-8")
     name = Path(path).with_suffix(".ipynb").name
     source = SITE / "_sources" / "notebooks" / name
-    assert f"_sources/notebooks/{name}" in html and source.exists(), f"no downloadable {name}"
+    assert f"_sources/notebooks/{name}" in html and source.exists(), (
+        f"no downloadable {name}"
+    )
     assert json.loads(source.read_text())["nbformat"] == 4
-    for launcher in ("mybinder.org/v2/gh/", "colab.research.google.com/github/", "/hub/user-redirect/git-pull"):
+    for launcher in (
+        "mybinder.org/v2/gh/",
+        "colab.research.google.com/github/",
+        "/hub/user-redirect/git-pull",
+    ):
         assert launcher in html, f"{path} has no {launcher} launch button"

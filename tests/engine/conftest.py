@@ -13,11 +13,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     total = sum(CASES.values())
     tr = terminalreporter
-    tr.section(f"engine property tests: {total} random cases (hypothesis profile engine-{PROFILE})")
+    tr.section(
+        f"engine property tests: {total} random cases (hypothesis profile engine-{PROFILE})"
+    )
     for name, n in sorted(CASES.items()):
         extra = f", {STEPS[name]} state-machine steps" if STEPS[name] else ""
         tr.write_line(f"{n:6d}  {name}{extra}")
     path = os.environ.get("ENGINE_CASES_REPORT")
     if path:
         with open(path, "w") as fh:
-            json.dump({"profile": PROFILE, "total_cases": total, "cases": dict(CASES), "steps": dict(STEPS)}, fh, indent=2)
+            json.dump(
+                {
+                    "profile": PROFILE,
+                    "total_cases": total,
+                    "cases": dict(CASES),
+                    "steps": dict(STEPS),
+                },
+                fh,
+                indent=2,
+            )

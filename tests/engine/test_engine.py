@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from labs_py.engine import Engine, SamplingParams, TinyModel
-from labs_py.kvcache import UnknownRequestError
+from labs_py.engine.kvcache import UnknownRequestError
 from tests.engine.cases import examples, record
 
 MODEL = TinyModel()
@@ -26,7 +26,9 @@ def test_requests_join_and_leave_the_batch_every_step():
     assert first.prefill_tokens == 8 and set(first.emitted) == {"short", "long"}
     e.add_request([9], SamplingParams(max_new_tokens=3), "late")
     second = e.step()
-    assert second.decode_tokens == 2 and second.prefill_tokens == 1, "the newcomer is prefilled in the same step"
+    assert second.decode_tokens == 2 and second.prefill_tokens == 1, (
+        "the newcomer is prefilled in the same step"
+    )
     assert second.finished == ("short",)
     assert e.running == ["long", "late"]
     e.run()
@@ -46,7 +48,9 @@ def test_a_long_prompt_is_prefilled_in_chunks_within_the_token_budget():
 def test_preemption_recomputes_and_changes_no_token():
     rng = np.random.default_rng(0)
     prompts = [rng.integers(0, 256, size=10).tolist() for _ in range(3)]
-    e = Engine(MODEL, num_blocks=9, block_size_tokens=4)  # too small for all three to finish side by side
+    e = Engine(
+        MODEL, num_blocks=9, block_size_tokens=4
+    )  # too small for all three to finish side by side
     for i, p in enumerate(prompts):
         e.add_request(p, SamplingParams(max_new_tokens=12), f"r{i}")
     preempted = []
@@ -54,23 +58,42 @@ def test_preemption_recomputes_and_changes_no_token():
         preempted += e.step().preempted
     assert preempted, "this pool is sized to force a preemption"
     for i, p in enumerate(prompts):
-        assert e.finished_outputs[f"r{i}"] == alone(p, SamplingParams(max_new_tokens=12))
+        assert e.finished_outputs[f"r{i}"] == alone(
+            p, SamplingParams(max_new_tokens=12)
+        )
     assert e.usage == 0.0
 
 
-@given(prompts=st.lists(st.lists(st.integers(0, 255), min_size=1, max_size=24), min_size=1, max_size=5),
-       max_new=st.integers(1, 8), block_size=st.sampled_from([1, 2, 3, 8]), budget=st.integers(4, 64),
-       spare_blocks=st.integers(0, 12), sampled=st.booleans())
+@given(
+    prompts=st.lists(
+        st.lists(st.integers(0, 255), min_size=1, max_size=24), min_size=1, max_size=5
+    ),
+    max_new=st.integers(1, 8),
+    block_size=st.sampled_from([1, 2, 3, 8]),
+    budget=st.integers(4, 64),
+    spare_blocks=st.integers(0, 12),
+    sampled=st.booleans(),
+)
 @examples(60)
 def test_any_mix_of_batching_chunking_and_preemption_gives_each_request_its_solo_output(
     prompts, max_new, block_size, budget, spare_blocks, sampled
 ):
     record("batching/chunking/preemption vs solo")
     longest = max(len(p) for p in prompts) + max_new
-    e = Engine(MODEL, num_blocks=-(-longest // block_size) + spare_blocks, block_size_tokens=block_size,
-               max_batch_tokens=budget)
-    sampling = [SamplingParams(max_new_tokens=max_new, temperature=0.9 if sampled else 0.0, seed=i if sampled else None)
-                for i in range(len(prompts))]
+    e = Engine(
+        MODEL,
+        num_blocks=-(-longest // block_size) + spare_blocks,
+        block_size_tokens=block_size,
+        max_batch_tokens=budget,
+    )
+    sampling = [
+        SamplingParams(
+            max_new_tokens=max_new,
+            temperature=0.9 if sampled else 0.0,
+            seed=i if sampled else None,
+        )
+        for i in range(len(prompts))
+    ]
     for i, (p, s) in enumerate(zip(prompts, sampling)):
         e.add_request(p, s, f"r{i}")
     out = e.run()
@@ -98,7 +121,10 @@ def test_a_stop_token_ends_a_request_early():
 
 def test_errors_name_the_value_and_the_unit():
     e = Engine(MODEL, num_blocks=4, block_size_tokens=4, name="tiny")
-    with pytest.raises(ValueError, match=r"could need 5 blocks \(19 tokens of KV at 4 tokens per block\).*only 4 blocks"):
+    with pytest.raises(
+        ValueError,
+        match=r"could need 5 blocks \(19 tokens of KV at 4 tokens per block\).*only 4 blocks",
+    ):
         e.add_request(list(range(12)), SamplingParams(max_new_tokens=8))
     with pytest.raises(ValueError, match="token 256 is not a token id of this model"):
         e.add_request([1, 256])
@@ -122,5 +148,7 @@ def test_capacity_signal_counts_headroom_for_running_requests():
     e.add_request(list(range(9)), SamplingParams(max_new_tokens=4), "r")
     e.step()
     sig = e.capacity_signal()
-    assert sig["free_blocks"] == 7 and sig["headroom_blocks"] == 6 and sig["running"] == 1
+    assert (
+        sig["free_blocks"] == 7 and sig["headroom_blocks"] == 6 and sig["running"] == 1
+    )
     assert sig["usage"] == 0.3

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from labs_py.kvcache import (
+from labs_py.engine.kvcache import (
     BlockAllocator,
     DoubleFreeError,
     ForeignBlockError,
@@ -18,13 +18,29 @@ from tests.engine.cases import examples, record
 
 
 def test_blocks_needed_is_an_integer_ceiling():
-    assert [blocks_needed(n, 16) for n in (0, 1, 15, 16, 17, 32, 33)] == [0, 1, 1, 1, 2, 2, 3]
-    assert blocks_needed(2048, 16) == 128  # the lab-02 capture: 127 blocks for 2031 tokens, 128 for 2048
+    assert [blocks_needed(n, 16) for n in (0, 1, 15, 16, 17, 32, 33)] == [
+        0,
+        1,
+        1,
+        1,
+        2,
+        2,
+        3,
+    ]
+    assert (
+        blocks_needed(2048, 16) == 128
+    )  # the lab-02 capture: 127 blocks for 2031 tokens, 128 for 2048
     assert blocks_needed(2031, 16) == 127
 
 
-@pytest.mark.parametrize("args, needles", [((10, 0), ("0", "tokens per block")), ((-1, 16), ("-1", "tokens")),
-                                           ((1.5, 16), ("1.5", "tokens"))])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        ((10, 0), ("0", "tokens per block")),
+        ((-1, 16), ("-1", "tokens")),
+        ((1.5, 16), ("1.5", "tokens")),
+    ],
+)
 def test_blocks_needed_rejects_bad_input_naming_value_and_unit(args, needles):
     with pytest.raises((ValueError, TypeError)) as err:
         blocks_needed(*args)
@@ -54,7 +70,11 @@ def test_over_allocation_raises_and_allocates_nothing():
     with pytest.raises(OutOfBlocksError) as err:
         a.allocate("s", 2)
     msg = str(err.value)
-    assert "2 more blocks" in msg and "1 of 4 blocks are free" in msg and "32 token slots" in msg
+    assert (
+        "2 more blocks" in msg
+        and "1 of 4 blocks are free" in msg
+        and "32 token slots" in msg
+    )
     assert a.digest() == before and not a.has_request("s")
 
 
@@ -79,11 +99,17 @@ def test_foreign_block_ids_are_refused():
     a = BlockAllocator(4, 16, name="A")
     a.allocate("r", 2)
     a.allocate("s", 2)
-    with pytest.raises(ForeignBlockError, match="block 9 is not one of this pool's 4 blocks"):
+    with pytest.raises(
+        ForeignBlockError, match="block 9 is not one of this pool's 4 blocks"
+    ):
         a.free_blocks_of("r", [9])
-    with pytest.raises(ForeignBlockError, match="block 2 belongs to request 's', not 'r'"):
+    with pytest.raises(
+        ForeignBlockError, match="block 2 belongs to request 's', not 'r'"
+    ):
         a.free_blocks_of("r", [0, 2])
-    assert a.block_table("r") == (0, 1), "a refused free frees nothing, not even the good ids"
+    assert a.block_table("r") == (0, 1), (
+        "a refused free frees nothing, not even the good ids"
+    )
     with pytest.raises(UnknownRequestError, match="'nobody'"):
         a.free("nobody")
     a.check_invariants()
@@ -97,18 +123,24 @@ def test_bad_pool_shapes_are_rejected():
 
 
 def test_pool_reads_in_logical_order_whatever_the_physical_ids():
-    pool = PagedKVCache(num_layers=2, num_kv_heads=2, head_dim=4, num_blocks=6, block_size_tokens=3)
+    pool = PagedKVCache(
+        num_layers=2, num_kv_heads=2, head_dim=4, num_blocks=6, block_size_tokens=3
+    )
     kv = np.random.default_rng(0).standard_normal((2, 2, 7, 2, 4)).astype(np.float32)
     table = [4, 0, 5]  # scattered on purpose
     pool.write_kv(table, kv)
     assert np.array_equal(pool.read_kv(table, 7), kv)
-    assert np.array_equal(pool.k[1, 0, 1], kv[1, 0, 4]), "token 4 lives in logical block 1 = physical block 0, slot 1"
+    assert np.array_equal(pool.k[1, 0, 1], kv[1, 0, 4]), (
+        "token 4 lives in logical block 1 = physical block 0, slot 1"
+    )
     with pytest.raises(ValueError, match="logical block 3"):
         pool.read_kv(table, 10)
 
 
 def test_freed_blocks_are_poisoned_so_use_after_free_shows():
-    pool = PagedKVCache(num_layers=1, num_kv_heads=1, head_dim=2, num_blocks=2, block_size_tokens=2)
+    pool = PagedKVCache(
+        num_layers=1, num_kv_heads=1, head_dim=2, num_blocks=2, block_size_tokens=2
+    )
     table = pool.allocator.allocate("r", 1)
     pool.write_kv(table, np.ones((1, 2, 2, 1, 2), dtype=np.float32))
     pool.free("r")

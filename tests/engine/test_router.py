@@ -6,7 +6,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from labs_py.engine import Engine, SamplingParams, TinyModel
-from labs_py.router import PDRouter
+from labs_py.engine.router import PDRouter
 from tests.engine.cases import examples, record
 from tests.engine.test_migration import check_books, reference
 
@@ -14,8 +14,13 @@ MODEL = TinyModel()
 
 
 def pair(p_blocks=24, d_blocks=(12, 12), bs=4, lease_steps=3, strategy="ship"):
-    p = Engine(MODEL, num_blocks=p_blocks, block_size_tokens=bs, name="P", role="prefill")
-    ds = [Engine(MODEL, num_blocks=n, block_size_tokens=bs, name=f"D{i}") for i, n in enumerate(d_blocks)]
+    p = Engine(
+        MODEL, num_blocks=p_blocks, block_size_tokens=bs, name="P", role="prefill"
+    )
+    ds = [
+        Engine(MODEL, num_blocks=n, block_size_tokens=bs, name=f"D{i}")
+        for i, n in enumerate(d_blocks)
+    ]
     return PDRouter(p, ds, lease_steps=lease_steps, strategy=strategy)
 
 
@@ -28,7 +33,10 @@ def test_imports_go_to_the_decode_engine_with_the_most_headroom():
     r.submit(prompt(10, 1), SamplingParams(max_new_tokens=6), "a")
     r.step()
     placed = [e for e in r.events if e.kind == "placed"]
-    assert placed[0].engine == "D1" and placed[0].headroom_blocks == {"D0": 12, "D1": 12}
+    assert placed[0].engine == "D1" and placed[0].headroom_blocks == {
+        "D0": 12,
+        "D1": 12,
+    }
     # D1: 16 free - 3 blocks - 1 running = 12, tied with D0's 12: the first listed wins
     r.submit(prompt(10, 2), SamplingParams(max_new_tokens=6), "b")
     r.step()
@@ -37,7 +45,10 @@ def test_imports_go_to_the_decode_engine_with_the_most_headroom():
 
 def test_outputs_through_the_router_are_the_solo_outputs():
     r = pair(p_blocks=40, d_blocks=(20, 20))
-    reqs = {f"q{i}": (prompt(5 + 3 * i, i), SamplingParams(max_new_tokens=8)) for i in range(5)}
+    reqs = {
+        f"q{i}": (prompt(5 + 3 * i, i), SamplingParams(max_new_tokens=8))
+        for i in range(5)
+    }
     for rid, (p, s) in reqs.items():
         r.submit(p, s, rid)
     out = r.run()
@@ -52,15 +63,21 @@ def test_when_both_decode_engines_are_nearly_full_the_request_waits_on_prefill_h
     r.submit(prompt(16, 2), long, "big1")
     r.step()  # both placed: each decode engine now has 8 - 4 blocks - 1 running = 3 headroom blocks
     assert {r.where("big0"), r.where("big1")} == {"D0", "D1"}
-    r.submit(prompt(14, 3), long, "late")  # needs 4 blocks: more than either engine's headroom
+    r.submit(
+        prompt(14, 3), long, "late"
+    )  # needs 4 blocks: more than either engine's headroom
     events = r.step()
     held = [e for e in events if e.kind == "held"]
     assert held and held[0].request_id == "late" and held[0].engine == "P"
     assert "no decode engine has room for 14 tokens of KV" in held[0].reason
     assert "D0 needs 4 has" in held[0].reason and "D1 needs 4 has" in held[0].reason
-    assert r.where("late") == "P" and r.prefill.usage > 0, "the KV waits on the prefill engine"
+    assert r.where("late") == "P" and r.prefill.usage > 0, (
+        "the KV waits on the prefill engine"
+    )
     out = r.run()
-    assert out["late"] == reference(prompt(14, 3), long), "held, then placed: the output is still the solo output"
+    assert out["late"] == reference(prompt(14, 3), long), (
+        "held, then placed: the output is still the solo output"
+    )
     kinds = [e.kind for e in r.events if e.request_id == "late"]
     assert kinds.index("placed") > kinds.index("held") and "lease_expired" not in kinds
     assert r.prefill.usage == 0.0 and all(d.usage == 0.0 for d in r.decodes)
@@ -80,8 +97,14 @@ def test_a_lease_that_expires_frees_the_prefill_blocks_and_the_kv_is_recomputed_
             p_usage_while_held = r.prefill.usage
     assert p_usage_while_held and p_usage_while_held > 0
     expired = [e for e in r.events if e.kind == "lease_expired"]
-    assert expired and expired[0].request_id == "late" and "frees its blocks" in expired[0].reason
-    assert r.prefill.usage == 0.0 and r.where("late") == "router", "after the lease, P holds nothing for it"
+    assert (
+        expired
+        and expired[0].request_id == "late"
+        and "frees its blocks" in expired[0].reason
+    )
+    assert r.prefill.usage == 0.0 and r.where("late") == "router", (
+        "after the lease, P holds nothing for it"
+    )
     out = r.run()
     placed = [e for e in r.events if e.kind == "placed" and e.request_id == "late"]
     assert placed and placed[0].reason.startswith("recompute")
@@ -111,14 +134,27 @@ def test_router_rejects_a_bad_topology():
         PDRouter(p, [Engine(MODEL, num_blocks=8, block_size_tokens=4, name="D")])
 
 
-@given(prompts_=st.lists(st.lists(st.integers(0, 255), min_size=1, max_size=20), min_size=1, max_size=7),
-       d_blocks=st.tuples(st.integers(6, 14), st.integers(6, 14)), bs=st.sampled_from([2, 4, 8]),
-       lease=st.integers(0, 4), max_new=st.integers(1, 8), strategy=st.sampled_from(["ship", "ship_all_but_last"]))
+@given(
+    prompts_=st.lists(
+        st.lists(st.integers(0, 255), min_size=1, max_size=20), min_size=1, max_size=7
+    ),
+    d_blocks=st.tuples(st.integers(6, 14), st.integers(6, 14)),
+    bs=st.sampled_from([2, 4, 8]),
+    lease=st.integers(0, 4),
+    max_new=st.integers(1, 8),
+    strategy=st.sampled_from(["ship", "ship_all_but_last"]),
+)
 @examples(40)
-@example(prompts_=[[0], [0] * 6], d_blocks=(6, 7), bs=2, lease=0, max_new=8, strategy="ship")  # once livelocked
-def test_under_any_load_the_router_never_loses_or_changes_a_request(prompts_, d_blocks, bs, lease, max_new, strategy):
+@example(
+    prompts_=[[0], [0] * 6], d_blocks=(6, 7), bs=2, lease=0, max_new=8, strategy="ship"
+)  # once livelocked
+def test_under_any_load_the_router_never_loses_or_changes_a_request(
+    prompts_, d_blocks, bs, lease, max_new, strategy
+):
     record("router under random load")
-    r = pair(p_blocks=24, d_blocks=d_blocks, bs=bs, lease_steps=lease, strategy=strategy)
+    r = pair(
+        p_blocks=24, d_blocks=d_blocks, bs=bs, lease_steps=lease, strategy=strategy
+    )
     sampling = SamplingParams(max_new_tokens=max_new)
     accepted = {}
     for i, p in enumerate(prompts_):

@@ -8,17 +8,29 @@ import pytest
 from labs_py import labs
 from labs_py.labs.grading import run_spec
 
-LABS_WITH_SPECS = [name for name in labs.LABS if os.path.exists(os.path.join(os.path.dirname(labs.__file__), name, "spec.py"))]
+LABS_WITH_SPECS = [
+    name
+    for name in labs.LABS
+    if os.path.exists(os.path.join(os.path.dirname(labs.__file__), name, "spec.py"))
+]
 
 
 @pytest.mark.parametrize("lab", LABS_WITH_SPECS)
 def test_starter_has_every_solution_function_with_the_same_signature(lab):
     sol, start = labs.load(lab, "solution"), labs.load(lab, "starter")
-    public = [n for n, f in vars(sol).items() if inspect.isfunction(f) and f.__module__ == sol.__name__ and not n.startswith("_")]
+    public = [
+        n
+        for n, f in vars(sol).items()
+        if inspect.isfunction(f)
+        and f.__module__ == sol.__name__
+        and not n.startswith("_")
+    ]
     assert public, "the solution exposes no functions"
     for name in public:
         assert hasattr(start, name), f"starter is missing {name}"
-        assert inspect.signature(getattr(start, name)) == inspect.signature(getattr(sol, name)), name
+        assert inspect.signature(getattr(start, name)) == inspect.signature(
+            getattr(sol, name)
+        ), name
 
 
 @pytest.mark.parametrize("lab", LABS_WITH_SPECS)

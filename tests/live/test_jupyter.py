@@ -39,21 +39,39 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def jupyter_url(tmp_path_factory):
     if not JUPYTER.exists():
-        pytest.fail(f"{JUPYTER} is missing; run tools/live.sh once (tools/test.sh installs it)")
+        pytest.fail(
+            f"{JUPYTER} is missing; run tools/live.sh once (tools/test.sh installs it)"
+        )
     port = _free_port()
     runtime = tmp_path_factory.mktemp("jupyter-runtime")
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime), "JUPYTER_CONFIG_DIR": str(runtime / "config")}
-    env.pop("LABS_PY_DISPLAY", None)  # live mode, as an instructor gets it
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(runtime),
+        "JUPYTER_CONFIG_DIR": str(runtime / "config"),
+    }
+    # a plain Jupyter kernel starts in the live display mode (labs_py.book.display), as an instructor gets it
     # Jupyter autosaves what it runs, so it gets a copy of the chapters, never the repository's files
     workdir = tmp_path_factory.mktemp("chapters")
     shutil.copy2(ROOT / "notebooks" / CHAPTER, workdir / CHAPTER)
-    args = [str(JUPYTER), "notebook", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
-            f"--IdentityProvider.token={TOKEN}", "--notebook-dir", str(workdir),
-            "--ServerApp.disable_check_xsrf=False"]
+    args = [
+        str(JUPYTER),
+        "notebook",
+        "--no-browser",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        f"--IdentityProvider.token={TOKEN}",
+        "--notebook-dir",
+        str(workdir),
+        "--ServerApp.disable_check_xsrf=False",
+    ]
     if os.geteuid() == 0:
         args.append("--allow-root")
     log = open(runtime / "server.log", "w")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -62,7 +80,9 @@ def jupyter_url(tmp_path_factory):
             break
         except OSError:
             if proc.poll() is not None:
-                pytest.fail(f"Jupyter exited: {(runtime / 'server.log').read_text()[-2000:]}")
+                pytest.fail(
+                    f"Jupyter exited: {(runtime / 'server.log').read_text()[-2000:]}"
+                )
             time.sleep(0.5)
     else:
         proc.kill()
@@ -84,17 +104,34 @@ def test_chapter_runs_live_and_a_slider_replots(jupyter_url, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1300, "height": 1000})
-        context.route("**/*", lambda r: r.continue_() if r.request.url.startswith("http://127.0.0.1")
-                      else (external.append(r.request.url), r.abort()))
+        context.route(
+            "**/*",
+            lambda r: (
+                r.continue_()
+                if r.request.url.startswith("http://127.0.0.1")
+                else (external.append(r.request.url), r.abort())
+            ),
+        )
         page = context.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{jupyter_url}/notebooks/{CHAPTER}?token={TOKEN}", wait_until="networkidle")
+        page.goto(
+            f"{jupyter_url}/notebooks/{CHAPTER}?token={TOKEN}", wait_until="networkidle"
+        )
         # the kernel must be up before "Run All" is worth clicking (on a busy machine it takes a while)
-        page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=180_000)
-        all_ran = ("() => { const p = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'));"
-                   " return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }")
-        started = "() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')).some(e => /\\[[*\\d]/.test(e.textContent))"
-        for attempt in range(3):  # a click that lands while the menu is still being built is lost; try again
+        page.wait_for_selector(
+            '.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=180_000
+        )
+        all_ran = (
+            "() => { const p = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'));"
+            " return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }"
+        )
+        started = (
+            "() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))"
+            ".some(e => /\\[[*\\d]/.test(e.textContent))"
+        )
+        for _attempt in range(
+            3
+        ):  # a click that lands while the menu is still being built is lost; try again
             page.get_by_role("menuitem", name="Run").first.click()
             page.get_by_text("Run All Cells", exact=True).first.click()
             try:
@@ -104,10 +141,14 @@ def test_chapter_runs_live_and_a_slider_replots(jupyter_url, tmp_path):
                 page.keyboard.press("Escape")
         else:
             pytest.fail("Run All Cells never started executing the chapter")
-        page.wait_for_function(all_ran, timeout=600_000)  # no cell queued or running ([*])
+        page.wait_for_function(
+            all_ran, timeout=600_000
+        )  # no cell queued or running ([*])
         plots = page.locator(".js-plotly-plot")
         plots.first.wait_for(timeout=60_000)
-        assert plots.count() >= 6, f"expected every panel and figure drawn, found {plots.count()} plotly plots"
+        assert plots.count() >= 6, (
+            f"expected every panel and figure drawn, found {plots.count()} plotly plots"
+        )
 
         first = plots.first
         first.scroll_into_view_if_needed()
@@ -119,11 +160,18 @@ def test_chapter_runs_live_and_a_slider_replots(jupyter_url, tmp_path):
         page.mouse.down()
         page.mouse.move(box["x"] + 70, box["y"] + box["height"] / 2, steps=6)
         page.mouse.up()
-        page.wait_for_function("([d, b]) => JSON.stringify(d.data.map(t => t.y)) !== b",
-                               arg=[first.element_handle(), before], timeout=20_000)
+        page.wait_for_function(
+            "([d, b]) => JSON.stringify(d.data.map(t => t.y)) !== b",
+            arg=[first.element_handle(), before],
+            timeout=20_000,
+        )
         assert page.locator(".lx-readout-live").first.inner_text() != readout_before
-        page.screenshot(path=str(ROOT / "_build" / "screenshots" / "live_jupyter_after_slider.png"))
+        page.screenshot(
+            path=str(ROOT / "_build" / "screenshots" / "live_jupyter_after_slider.png")
+        )
         browser.close()
     ours = [e for e in errors if not any(noise in e for noise in KNOWN_FRONTEND_NOISE)]
     assert ours == [], f"the live notebook threw: {ours}"
-    assert external == [], f"the live notebook asked for outside resources: {external[:5]}"
+    assert external == [], (
+        f"the live notebook asked for outside resources: {external[:5]}"
+    )

@@ -4,7 +4,9 @@ import pytest
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "pair: needs the real vLLM pair environment (.venv-pair)")
+    config.addinivalue_line(
+        "markers", "pair: needs the real vLLM pair environment (.venv-pair)"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,16 @@ import json
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-KV_FROM_PREFILL = {"do_remote_prefill": True, "do_remote_decode": False, "remote_engine_id": "eng-P",
-                   "remote_block_ids": [[3, 4, 5]], "remote_host": "127.0.0.1", "remote_port": 5600,
-                   "remote_request_id": "abc", "tp_size": 1}
+KV_FROM_PREFILL = {
+    "do_remote_prefill": True,
+    "do_remote_decode": False,
+    "remote_engine_id": "eng-P",
+    "remote_block_ids": [[3, 4, 5]],
+    "remote_host": "127.0.0.1",
+    "remote_port": 5600,
+    "remote_request_id": "abc",
+    "tp_size": 1,
+}
 
 
 class FakePrefill:
@@ -25,9 +32,13 @@ class FakePrefill:
             self.bodies.append(body)
             self.headers.append(dict(request.headers))
             if self.status != 200:
-                return web.json_response({"error": {"message": "nope"}}, status=self.status)
+                return web.json_response(
+                    {"error": {"message": "nope"}}, status=self.status
+                )
             kv = dict(KV_FROM_PREFILL, remote_port=5600 + len(self.bodies))
-            return web.json_response({"choices": [{"text": "x", "token_ids": [9]}], "kv_transfer_params": kv})
+            return web.json_response(
+                {"choices": [{"text": "x", "token_ids": [9]}], "kv_transfer_params": kv}
+            )
 
         app = web.Application()
         app.router.add_post("/v1/completions", handle)
@@ -38,7 +49,9 @@ class FakePrefill:
 class FakeDecode:
     """Streams ``n_tokens`` SSE chunks; with ``die_after`` it drops the connection mid-stream."""
 
-    def __init__(self, n_tokens: int = 5, die_after: int | None = None, gap_s: float = 0.0):
+    def __init__(
+        self, n_tokens: int = 5, die_after: int | None = None, gap_s: float = 0.0
+    ):
         self.bodies: list[dict] = []
         self.n_tokens, self.die_after, self.gap_s = n_tokens, die_after, gap_s
 
@@ -48,8 +61,14 @@ class FakeDecode:
             self.bodies.append(body)
             n = body.get("max_tokens", self.n_tokens)
             if not body.get("stream"):
-                return web.json_response({"choices": [{"text": "t" * n, "token_ids": list(range(100, 100 + n))}],
-                                          "kv_transfer_params": None})
+                return web.json_response(
+                    {
+                        "choices": [
+                            {"text": "t" * n, "token_ids": list(range(100, 100 + n))}
+                        ],
+                        "kv_transfer_params": None,
+                    }
+                )
             resp = web.StreamResponse()
             resp.content_type = "text/event-stream"
             await resp.prepare(request)

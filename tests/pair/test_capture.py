@@ -5,17 +5,37 @@ from pathlib import Path
 
 import pytest
 
-from labs_py.pair import capture as cap
+from labs_py.captures import capture as cap
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _capture(**over):
-    reqs = [{"id": f"r{i}", "group": "big" if i % 2 else "stream", "prompt_tokens": 100, "max_tokens": 3,
-             "start_s": 0.1 * i, "token_times_s": [0.2, 0.21, 0.23], "token_counts": [1, 1, 1],
-             "output_token_ids": [5, 6, 7], "status": "ok", "error": None} for i in range(4)]
-    c = cap.new_capture(label="unit", kind="pair", description="a unit-test capture", command="none",
-                        config={"block_size_tokens": 32}, workload={"name": "x"}, requests=reqs, metrics={})
+    reqs = [
+        {
+            "id": f"r{i}",
+            "group": "big" if i % 2 else "stream",
+            "prompt_tokens": 100,
+            "max_tokens": 3,
+            "start_s": 0.1 * i,
+            "token_times_s": [0.2, 0.21, 0.23],
+            "token_counts": [1, 1, 1],
+            "output_token_ids": [5, 6, 7],
+            "status": "ok",
+            "error": None,
+        }
+        for i in range(4)
+    ]
+    c = cap.new_capture(
+        label="unit",
+        kind="pair",
+        description="a unit-test capture",
+        command="none",
+        config={"block_size_tokens": 32},
+        workload={"name": "x"},
+        requests=reqs,
+        metrics={},
+    )
     c.update(over)
     return c
 
@@ -26,7 +46,9 @@ def test_round_trip(tmp_path):
     assert c["label"] == "unit" and c["version"] == cap.VERSION
     assert c["summary"]["all"]["ttft_ms"]["p50"] == pytest.approx(200)
     h = cap.headline(c, "stream")
-    assert h["ttft_p50_ms"] == pytest.approx(200) and h["itl_p99_ms"] == pytest.approx(20.0)  # ITLs 10, 20, 10, 20 ms
+    assert h["ttft_p50_ms"] == pytest.approx(200) and h["itl_p99_ms"] == pytest.approx(
+        20.0
+    )  # ITLs 10, 20, 10, 20 ms
 
 
 def test_hand_edits_are_detected(tmp_path):
@@ -38,11 +60,14 @@ def test_hand_edits_are_detected(tmp_path):
         cap.load_capture(p)
 
 
-@pytest.mark.parametrize("over, words", [
-    ({"version": 99}, "version"),
-    ({"kind": "guess"}, "kind"),
-    ({"schema": "other"}, "schema"),
-])
+@pytest.mark.parametrize(
+    "over, words",
+    [
+        ({"version": 99}, "version"),
+        ({"kind": "guess"}, "kind"),
+        ({"schema": "other"}, "schema"),
+    ],
+)
 def test_schema_errors_name_the_field(tmp_path, over, words):
     with pytest.raises(cap.CaptureError, match=words):
         cap.write_capture(_capture(**over), tmp_path / "c.json")
@@ -71,9 +96,13 @@ def test_committed_captures_load_and_are_labelled():
 
 
 def test_reading_captures_needs_neither_vllm_nor_torch_nor_aiohttp():
-    code = ("import sys; import labs_py.pair.capture, labs_py.pair.timing, labs_py.pair.metrics, "
-            "labs_py.pair.config, labs_py.pair.tiny_model; "
-            "bad = [m for m in ('vllm', 'torch', 'aiohttp', 'transformers') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    code = (
+        "import sys; import labs_py.captures.capture, labs_py.captures.timing, labs_py.captures.metrics, "
+        "labs_py.pair.config, labs_py.pair.tiny_model; "
+        "bad = [m for m in ('vllm', 'torch', 'aiohttp', 'transformers') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stdout + r.stderr

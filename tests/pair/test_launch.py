@@ -18,6 +18,7 @@ SERVER = textwrap.dedent("""
 
 def _free_port():
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -36,7 +37,11 @@ def test_start_ready_stop_leaves_nothing_behind():
 
 def test_a_process_that_dies_before_ready_reports_its_log():
     port = _free_port()
-    p = launch.start("dies", [sys.executable, "-c", "print('boom: bad config'); raise SystemExit(3)"], port)
+    p = launch.start(
+        "dies",
+        [sys.executable, "-c", "print('boom: bad config'); raise SystemExit(3)"],
+        port,
+    )
     with pytest.raises(launch.LaunchError, match="boom: bad config"):
         launch.wait_ready(p, 30, progress=False)
     launch.stop(p)
@@ -63,12 +68,16 @@ def test_down_stops_recorded_processes_by_pid():
 
 def test_cpus_confine_the_process_tree():
     port = _free_port()
-    p = launch.start("pinned", [sys.executable, "-c", SERVER, str(port)], port, cpus=(0,))
+    p = launch.start(
+        "pinned", [sys.executable, "-c", SERVER, str(port)], port, cpus=(0,)
+    )
     try:
         launch.wait_ready(p, 30, progress=False)
         for pid in {p.pid} | p.descendants:
             with open(f"/proc/{pid}/status") as f:
-                allowed = [ln.split()[1] for ln in f if ln.startswith("Cpus_allowed_list")][0]
+                allowed = [
+                    ln.split()[1] for ln in f if ln.startswith("Cpus_allowed_list")
+                ][0]
             assert allowed == "0"
     finally:
         launch.stop(p)

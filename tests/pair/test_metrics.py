@@ -1,6 +1,6 @@
 import pytest
 
-from labs_py.pair import metrics
+from labs_py.captures import metrics
 
 PAGE = """# HELP vllm:prompt_tokens_by_source_total Number of prompt tokens by source.
 # TYPE vllm:prompt_tokens_by_source_total counter
@@ -17,7 +17,13 @@ vllm:kv_cache_usage_perc{engine="0",model_name="tiny-qwen2"} 0.25
 
 
 def page(local=0.0, ext=0.0, n=0.0, nbytes=0.0):
-    return PAGE % {"local": local, "ext": ext, "total": local + ext, "n": n, "bytes": nbytes}
+    return PAGE % {
+        "local": local,
+        "ext": ext,
+        "total": local + ext,
+        "n": n,
+        "bytes": nbytes,
+    }
 
 
 def test_parse_and_counters():
@@ -37,13 +43,19 @@ def test_proof_passes_when_all_prompt_tokens_came_over_the_connector():
 
 def test_proof_fails_on_a_silent_reprefill():
     # the proxy forgot kv_transfer_params: output fine, but decode computed the prompt itself
-    d = metrics.delta(metrics.pair_counters(page()), metrics.pair_counters(page(local=2900)))
-    with pytest.raises(metrics.ReprefillDetected, match="prefilled 2900 prompt tokens itself"):
+    d = metrics.delta(
+        metrics.pair_counters(page()), metrics.pair_counters(page(local=2900))
+    )
+    with pytest.raises(
+        metrics.ReprefillDetected, match="prefilled 2900 prompt tokens itself"
+    ):
         metrics.assert_decode_did_not_prefill(d, 2900)
 
 
 def test_proof_fails_on_a_partial_transfer():
-    d = metrics.delta(metrics.pair_counters(page()), metrics.pair_counters(page(ext=2000)))
+    d = metrics.delta(
+        metrics.pair_counters(page()), metrics.pair_counters(page(ext=2000))
+    )
     with pytest.raises(metrics.ReprefillDetected, match="expected 2900"):
         metrics.assert_decode_did_not_prefill(d, 2900)
 

@@ -8,16 +8,26 @@ import pytest
 aiohttp = pytest.importorskip("aiohttp")
 
 from fakes import KV_FROM_PREFILL, FakeDecode, FakePrefill, serve, unused_url, url_of  # noqa: E402
+
 from labs_py.pair import proxy as P  # noqa: E402
 
-REQ = {"model": "m", "prompt": [1, 2, 3], "max_tokens": 5, "min_tokens": 5, "stream": True,
-       "stream_options": {"include_usage": True}, "temperature": 0}
+REQ = {
+    "model": "m",
+    "prompt": [1, 2, 3],
+    "max_tokens": 5,
+    "min_tokens": 5,
+    "stream": True,
+    "stream_options": {"include_usage": True},
+    "temperature": 0,
+}
 
 
-async def _with_proxy(prefills, decodes, body, forward=True, path="/v1/completions", extra_prefill_urls=()):
+async def _with_proxy(
+    prefills, decodes, body, forward=True, path="/v1/completions", extra_prefill_urls=()
+):
     servers = [await serve(x.app()) for x in (*prefills, *decodes)]
     p_urls = [url_of(s) for s in servers[: len(prefills)]] + list(extra_prefill_urls)
-    d_urls = [url_of(s) for s in servers[len(prefills):]]
+    d_urls = [url_of(s) for s in servers[len(prefills) :]]
     proxy = await serve(P.make_app(p_urls, d_urls, forward_kv_params=forward))
     out = []
     try:
@@ -59,22 +69,39 @@ def test_decode_leg_gets_the_producers_params_verbatim_and_the_clients_own_setti
 
 def test_streaming_passthrough_is_byte_for_byte():
     pf, dc = FakePrefill(), FakeDecode()
-    (status, headers, body), = run(_with_proxy([pf], [dc], REQ))[0]
+    ((status, headers, body),) = run(_with_proxy([pf], [dc], REQ))[0]
     assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
     events = [line for line in body.decode().split("\n\n") if line]
     assert len(events) == 6 and events[-1] == "data: [DONE]"
-    assert [json.loads(e[5:])["choices"][0]["token_ids"][0] for e in events[:-1]] == [100, 101, 102, 103, 104]
+    assert [json.loads(e[5:])["choices"][0]["token_ids"][0] for e in events[:-1]] == [
+        100,
+        101,
+        102,
+        103,
+        104,
+    ]
 
 
 def test_non_streaming_request():
     pf, dc = FakePrefill(), FakeDecode()
-    (status, _, body), = run(_with_proxy([pf], [dc], dict(REQ, stream=False)))[0]
-    assert status == 200 and json.loads(body)["choices"][0]["token_ids"] == [100, 101, 102, 103, 104]
+    ((status, _, body),) = run(_with_proxy([pf], [dc], dict(REQ, stream=False)))[0]
+    assert status == 200 and json.loads(body)["choices"][0]["token_ids"] == [
+        100,
+        101,
+        102,
+        103,
+        104,
+    ]
 
 
 def test_chat_prefill_leg_also_caps_max_completion_tokens():
     pf, dc = FakePrefill(), FakeDecode()
-    chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3, "stream": False}
+    chat = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 3,
+        "stream": False,
+    }
     run(_with_proxy([pf], [dc], chat, path="/v1/chat/completions"))
     assert pf.bodies[0]["max_completion_tokens"] == 1
 
@@ -91,7 +118,9 @@ def test_prefill_down_falls_back_to_colocated_decode():
 
 def test_one_prefill_down_uses_the_other_without_fallback():
     pf, dc = FakePrefill(), FakeDecode()
-    out, stats = run(_with_proxy([pf], [dc], [REQ, REQ, REQ], extra_prefill_urls=[unused_url()]))
+    out, stats = run(
+        _with_proxy([pf], [dc], [REQ, REQ, REQ], extra_prefill_urls=[unused_url()])
+    )
     assert all(s == 200 for s, _, _ in out)
     assert "colocated_fallbacks" not in stats and len(pf.bodies) == 3
     assert all("kv_transfer_params" in b for b in dc.bodies)

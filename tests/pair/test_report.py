@@ -1,18 +1,35 @@
 import pytest
 
-from labs_py.pair import capture as cap
-from labs_py.pair import report
+from labs_py.captures import capture as cap
+from labs_py.captures import report
 
 
 def _rec(i, group, prompt, times):
-    return {"id": f"r{i}", "group": group, "prompt_tokens": prompt, "max_tokens": len(times), "start_s": 0.0,
-            "token_times_s": times, "token_counts": [1] * len(times), "output_token_ids": [1] * len(times),
-            "status": "ok", "error": None}
+    return {
+        "id": f"r{i}",
+        "group": group,
+        "prompt_tokens": prompt,
+        "max_tokens": len(times),
+        "start_s": 0.0,
+        "token_times_s": times,
+        "token_counts": [1] * len(times),
+        "output_token_ids": [1] * len(times),
+        "status": "ok",
+        "error": None,
+    }
 
 
 def _cap(label, reqs, metrics=None):
-    return cap.new_capture(label=label, kind="mixed", description="d", command="c",
-                           config={"block_size_tokens": 32}, workload={}, requests=reqs, metrics=metrics or {})
+    return cap.new_capture(
+        label=label,
+        kind="mixed",
+        description="d",
+        command="c",
+        config={"block_size_tokens": 32},
+        workload={},
+        requests=reqs,
+        metrics=metrics or {},
+    )
 
 
 def test_itl_tail_ratio():
@@ -25,8 +42,14 @@ def test_itl_tail_ratio():
 
 
 def test_ttft_toll_per_length_and_fit():
-    single = [_rec(i, "sweep", n, [n / 1000.0, n / 1000.0 + 0.01]) for i, n in enumerate([100, 1000, 2000])]
-    pair = [_rec(i, "sweep", n, [n / 1000.0 + 0.1 + n / 10000.0, 1.0 + n]) for i, n in enumerate([100, 1000, 2000])]
+    single = [
+        _rec(i, "sweep", n, [n / 1000.0, n / 1000.0 + 0.01])
+        for i, n in enumerate([100, 1000, 2000])
+    ]
+    pair = [
+        _rec(i, "sweep", n, [n / 1000.0 + 0.1 + n / 10000.0, 1.0 + n])
+        for i, n in enumerate([100, 1000, 2000])
+    ]
     t = report.ttft_toll(_cap("s", single), _cap("p", pair))
     assert t["toll_ms"][1000] == pytest.approx(200.0)
     assert t["toll_fit_ms_per_token"] == pytest.approx(0.1)
@@ -34,37 +57,60 @@ def test_ttft_toll_per_length_and_fit():
 
 
 def test_payload_and_link_speed():
-    reqs = [_rec(0, "x", 100, [0.1, 0.2]), _rec(1, "x", 2000, [0.1, 0.2])]  # 4 + 63 blocks
-    delta = {"nixl_bytes_transferred": 67 * 131072.0, "nixl_transfers": 2.0, "nixl_xfer_time_s": 0.01}
+    reqs = [
+        _rec(0, "x", 100, [0.1, 0.2]),
+        _rec(1, "x", 2000, [0.1, 0.2]),
+    ]  # 4 + 63 blocks
+    delta = {
+        "nixl_bytes_transferred": 67 * 131072.0,
+        "nixl_transfers": 2.0,
+        "nixl_xfer_time_s": 0.01,
+    }
     c = _cap("pair-x", reqs, {"decode0": {"before": {}, "after": {}, "delta": delta}})
     p = report.payload_check(c)
-    assert p["blocks"] == 67 and p["expected_bytes"] == 67 * 131072 and p["relative_error"] == 0.0
+    assert (
+        p["blocks"] == 67
+        and p["expected_bytes"] == 67 * 131072
+        and p["relative_error"] == 0.0
+    )
     link = report.link_speed(c)
     assert link["gbytes_per_s"] == pytest.approx(67 * 131072 / 0.01 / 1e9)
     assert link["gbps"] == pytest.approx(8 * link["gbytes_per_s"])
 
 
 def test_toll_reconciliation_splits_the_pair_ttft_into_prefill_leg_and_decode_part():
-    from labs_py.pair import reconcile
-    from labs_py.pair.tiny_model import TinyModelSpec, kv_bytes_per_token
+    from labs_py.captures import reconcile
+    from labs_py.captures.tiny_model import TinyModelSpec, kv_bytes_per_token
 
     lengths = [128, 1024, 2048]
     single = [_rec(i, "sweep", n, [n / 10000.0, 1.0]) for i, n in enumerate(lengths)]
     pair = []
     for i, n in enumerate(lengths):
-        r = _rec(i, "sweep", n, [n / 10000.0 + 0.020 + n * 3e-6, 1.0])  # decode part 20 ms + 3 us/token
-        r["routed"] = {"X-Pair-Prefill-Leg-Ms": str(n / 10.0)}  # the prefill leg equals the single's TTFT
+        r = _rec(
+            i, "sweep", n, [n / 10000.0 + 0.020 + n * 3e-6, 1.0]
+        )  # decode part 20 ms + 3 us/token
+        r["routed"] = {
+            "X-Pair-Prefill-Leg-Ms": str(n / 10.0)
+        }  # the prefill leg equals the single's TTFT
         pair.append(r)
     per_token = kv_bytes_per_token(TinyModelSpec())
     nbytes = sum(per_token * n for n in lengths)
-    delta = {"nixl_bytes_transferred": float(nbytes), "nixl_transfers": 3.0, "nixl_xfer_time_s": nbytes * 8 / 10e9}
+    delta = {
+        "nixl_bytes_transferred": float(nbytes),
+        "nixl_transfers": 3.0,
+        "nixl_xfer_time_s": nbytes * 8 / 10e9,
+    }
     p = _cap("pair", pair, {"decode0": {"before": {}, "after": {}, "delta": delta}})
-    p["model"] = {"spec": TinyModelSpec().__dict__}
+    p["model"] = {"spec": TinyModelSpec().to_dict()}
     t = reconcile.toll_reconciliation(_cap("single", single), p)
     assert t["link_gbps_measured"] == pytest.approx(10.0)
     assert t["wire_ms"][2048] == pytest.approx(2048 * per_token * 8 / 10e9 * 1e3)
     assert t["decode_part_ms"][1024] == pytest.approx(20.0 + 1024 * 3e-3)
     assert t["decode_part_per_token_ms"] == pytest.approx(3e-3)
-    assert t["toll_ms"][128] == pytest.approx(t["decode_part_ms"][128])  # leg == single TTFT, so toll == decode part
+    assert t["toll_ms"][128] == pytest.approx(
+        t["decode_part_ms"][128]
+    )  # leg == single TTFT, so toll == decode part
     assert t["prefill_leg_ms"][2048] == pytest.approx(204.8)
-    assert t["wire_share_of_decode_part"][2048] == pytest.approx(t["wire_ms"][2048] / t["decode_part_ms"][2048])
+    assert t["wire_share_of_decode_part"][2048] == pytest.approx(
+        t["wire_ms"][2048] / t["decode_part_ms"][2048]
+    )

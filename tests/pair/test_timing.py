@@ -1,13 +1,22 @@
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from labs_py.pair import timing
+from labs_py.captures import timing
 
 
 def _req(times, status="ok", group="g", counts=None):
-    return {"id": "r", "group": group, "prompt_tokens": 10, "max_tokens": len(times), "start_s": 0.0,
-            "token_times_s": times, "token_counts": counts or [1] * len(times), "status": status}
+    return {
+        "id": "r",
+        "group": group,
+        "prompt_tokens": 10,
+        "max_tokens": len(times),
+        "start_s": 0.0,
+        "token_times_s": times,
+        "token_counts": counts or [1] * len(times),
+        "status": status,
+    }
 
 
 def test_latencies_of_one_request():
@@ -16,7 +25,9 @@ def test_latencies_of_one_request():
     assert lat["e2e_ms"] == pytest.approx(560)
     assert lat["itl_ms"] == pytest.approx([10, 20, 30])
     assert lat["second_token_ms"] == pytest.approx(10)
-    assert lat["tpot_ms"] == pytest.approx(60 / 3)  # (E2E - TTFT) / (n - 1), as vllm bench serve
+    assert lat["tpot_ms"] == pytest.approx(
+        60 / 3
+    )  # (E2E - TTFT) / (n - 1), as vllm bench serve
 
 
 def test_summary_pools_itl_and_counts_failures():
@@ -49,7 +60,9 @@ def test_invariants(gaps):
     assert s["ttft_ms"]["p50"] <= s["e2e_ms"]["p50"] + 1e-9
     assert s["itl_ms"]["p50"] <= s["itl_ms"]["p99"] + 1e-9
     itl = np.diff(t) * 1e3
-    assert itl.min() - 1e-6 <= s["tpot_ms"]["p50"] <= itl.max() + 1e-6  # TPOT is the mean ITL
+    assert (
+        itl.min() - 1e-6 <= s["tpot_ms"]["p50"] <= itl.max() + 1e-6
+    )  # TPOT is the mean ITL
 
 
 def test_ratio_refuses_zero():

@@ -27,7 +27,9 @@ def test_the_producer_on_core_0_keeps_its_reserve_on_core_0():
     assert [max(n) for n in numa] == [1]
     assert [max(n) for n in P.restrict_numa_cores(numa, {0})] == [0]
     assert [max(n) for n in P.restrict_numa_cores(numa, {1})] == [1]
-    assert P.restrict_numa_cores(numa, {0, 1}) == numa  # an instance that owns the node: vLLM's choice
+    assert (
+        P.restrict_numa_cores(numa, {0, 1}) == numa
+    )  # an instance that owns the node: vLLM's choice
 
 
 def test_nodes_without_an_own_core_are_dropped():

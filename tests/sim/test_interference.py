@@ -19,7 +19,9 @@ from labs_py.steptime import chunk_attention_pairs, step_coefficients
 def test_every_chunk_step_pays_the_same_tax():
     tr = interference_trace(batch=16, prompt_tokens=2048, chunk_tokens=512)
     extra = tr.extra_ms_per_chunk_step
-    print(f"\nclean step {tr.clean_step_ms:.2f} ms; extra per chunk step (ms): {np.round(extra, 2)}")
+    print(
+        f"\nclean step {tr.clean_step_ms:.2f} ms; extra per chunk step (ms): {np.round(extra, 2)}"
+    )
     assert len(extra) == 4  # 2048 / 512
     assert np.all(extra > 0.3 * tr.clean_step_ms)  # a real tax, not noise
     assert np.all(np.abs(extra / extra.mean() - 1) <= 0.10)
@@ -40,7 +42,12 @@ def test_smaller_chunks_cap_the_gap_lower_but_spread_the_tax_over_more_steps():
 
 def test_without_chunking_one_gap_holds_the_whole_prefill():
     tr = interference_trace(batch=16, prompt_tokens=4096, chunk_tokens=None)
-    whole = step_coefficients("meta-llama/Llama-3.1-8B-Instruct").step_seconds(4096, chunk_attention_pairs(4096), 1, 0, 0) * 1e3
+    whole = (
+        step_coefficients("meta-llama/Llama-3.1-8B-Instruct").step_seconds(
+            4096, chunk_attention_pairs(4096), 1, 0, 0
+        )
+        * 1e3
+    )
     assert tr.gap_ms.max() == pytest.approx(tr.clean_step_ms + whole, rel=0.05)
     assert (tr.gap_ms > 1.2 * tr.clean_step_ms).sum() == 1
 

@@ -21,15 +21,24 @@ from labs_py.steptime import step_coefficients
 def test_simulated_prefill_queue_matches_md1(rho, tol):
     d = step_coefficients("meta-llama/Llama-3.1-8B-Instruct").prefill_seconds(2048)
     fleet = Disaggregated(1, 1, proxy="first_token_from_prefill")
-    sims = [simulate(fleet, make_workload(20_000, rho / d, 2048, 1, seed=s)).ttft_s.mean() for s in (0, 1)]
+    sims = [
+        simulate(fleet, make_workload(20_000, rho / d, 2048, 1, seed=s)).ttft_s.mean()
+        for s in (0, 1)
+    ]
     theory = d + prefill_queue_wait_s(d, rho)
-    print(f"\nrho={rho}: simulated mean TTFT {np.mean(sims) * 1e3:.2f} ms, M/D/1 {theory * 1e3:.2f} ms")
+    print(
+        f"\nrho={rho}: simulated mean TTFT {np.mean(sims) * 1e3:.2f} ms, M/D/1 {theory * 1e3:.2f} ms"
+    )
     assert np.mean(sims) == pytest.approx(theory, rel=tol)
 
 
 def test_bursty_arrivals_wait_longer_than_poisson():
     d = step_coefficients("meta-llama/Llama-3.1-8B-Instruct").prefill_seconds(2048)
     fleet = Disaggregated(1, 1, proxy="first_token_from_prefill")
-    poisson = simulate(fleet, make_workload(5000, 0.5 / d, 2048, 1, seed=0)).ttft_s.mean()
-    bursty = simulate(fleet, make_workload(5000, 0.5 / d, 2048, 1, arrival="gamma", cv=3.0, seed=0)).ttft_s.mean()
+    poisson = simulate(
+        fleet, make_workload(5000, 0.5 / d, 2048, 1, seed=0)
+    ).ttft_s.mean()
+    bursty = simulate(
+        fleet, make_workload(5000, 0.5 / d, 2048, 1, arrival="gamma", cv=3.0, seed=0)
+    ).ttft_s.mean()
     assert bursty > 2 * poisson

@@ -31,18 +31,28 @@ def test_disaggregation_collapses_itl_p99_toward_p50_while_p50_barely_moves(chat
     assert p50 == pytest.approx(c50, rel=0.10)
 
 
-def test_ttft_pays_the_toll_with_vllms_proxy_and_the_second_token_pays_it_when_prefill_streams(chat):
+def test_ttft_pays_the_toll_with_vllms_proxy_and_the_second_token_pays_it_when_prefill_streams(
+    chat,
+):
     slow = 25.0  # Gb/s: a 128 MiB prompt KV takes ~43 ms
     colo = run(COLO, chat, RATE)
     vllm_proxy = run(Disaggregated(1, 1, slow, "ttft_on_decode"), chat, RATE)
     streamed = run(Disaggregated(1, 1, slow, "first_token_from_prefill"), chat, RATE)
     toll_ms = float(np.median(vllm_proxy.raw.transfer_s)) * 1e3
-    print(f"\ntoll {toll_ms:.1f} ms; TTFT p50 colocated {colo.percentile_ms('ttft', 50):.1f}, "
-          f"vLLM proxy {vllm_proxy.percentile_ms('ttft', 50):.1f}, streamed {streamed.percentile_ms('ttft', 50):.1f}; "
-          f"2nd-token gap p50 vLLM proxy {vllm_proxy.percentile_ms('second_token_gap', 50):.1f}, "
-          f"streamed {streamed.percentile_ms('second_token_gap', 50):.1f}")
-    assert vllm_proxy.percentile_ms("ttft", 50) > colo.percentile_ms("ttft", 50) + 0.8 * toll_ms
-    assert streamed.percentile_ms("ttft", 50) < vllm_proxy.percentile_ms("ttft", 50) - 0.8 * toll_ms
+    print(
+        f"\ntoll {toll_ms:.1f} ms; TTFT p50 colocated {colo.percentile_ms('ttft', 50):.1f}, "
+        f"vLLM proxy {vllm_proxy.percentile_ms('ttft', 50):.1f}, streamed {streamed.percentile_ms('ttft', 50):.1f}; "
+        f"2nd-token gap p50 vLLM proxy {vllm_proxy.percentile_ms('second_token_gap', 50):.1f}, "
+        f"streamed {streamed.percentile_ms('second_token_gap', 50):.1f}"
+    )
+    assert (
+        vllm_proxy.percentile_ms("ttft", 50)
+        > colo.percentile_ms("ttft", 50) + 0.8 * toll_ms
+    )
+    assert (
+        streamed.percentile_ms("ttft", 50)
+        < vllm_proxy.percentile_ms("ttft", 50) - 0.8 * toll_ms
+    )
     assert streamed.percentile_ms("second_token_gap", 50) > 0.8 * toll_ms
     assert vllm_proxy.percentile_ms("second_token_gap", 50) < 0.5 * toll_ms
 
@@ -52,7 +62,9 @@ def test_the_verdict_flips_with_the_link(chat):
     colo = goodput(COLO, chat, slo)
     fast = goodput(Disaggregated(1, 1, 200), chat, slo)
     slow = goodput(Disaggregated(1, 1, 10), chat, slo)
-    print(f"\ngoodput /s: colocated {colo:.2f}, 1P1D@200 Gb/s {fast:.2f}, 1P1D@10 Gb/s {slow:.2f}")
+    print(
+        f"\ngoodput /s: colocated {colo:.2f}, 1P1D@200 Gb/s {fast:.2f}, 1P1D@10 Gb/s {slow:.2f}"
+    )
     assert fast > 1.2 * colo > 1.2 * slow
 
 
@@ -66,7 +78,9 @@ def test_tight_slo_regime_disaggregation_wins_goodput(chat):
 
 def test_throughput_regime_stall_free_colocated_wins(chat):
     colo, pd = max_throughput_rps(COLO, chat), max_throughput_rps(PD, chat)
-    print(f"\nthroughput /s: colocated {colo:.2f}, 1P1D {pd:.2f}: colocated {colo / pd:.2f}x")
+    print(
+        f"\nthroughput /s: colocated {colo:.2f}, 1P1D {pd:.2f}: colocated {colo / pd:.2f}x"
+    )
     assert colo > 1.03 * pd
 
 
@@ -77,8 +91,11 @@ def test_which_baseline_and_which_metric_flip_the_verdict(chat):
     tpot_tight = SLO(ttft_s=0.4, decode_s=0.013, decode_metric="tpot")
     loose = SLO(ttft_s=2.0, decode_s=0.2, decode_metric="tpot")
     per_token = SLO(ttft_s=0.4, decode_s=0.015, decode_metric="max_itl")
-    g = {(f.label, s): goodput(f, chat, slo) for f in (COLO, STALLING, PD) for s, slo in
-         (("tpot", tpot_tight), ("loose", loose), ("max_itl", per_token))}
+    g = {
+        (f.label, s): goodput(f, chat, slo)
+        for f in (COLO, STALLING, PD)
+        for s, slo in (("tpot", tpot_tight), ("loose", loose), ("max_itl", per_token))
+    }
     for k, v in sorted(g.items()):
         print(f"{k}: {v:.2f}/s")
     assert g[(PD.label, "tpot")] > g[(STALLING.label, "tpot")]

@@ -1,96 +1,84 @@
 """Lab 01, reference solution: move a live request from one engine to another.
 
-**Export** freezes the request's transferable identity into a
-:class:`~labs_py.engine.request.RequestSnapshot` -- prompt, generated tokens,
-sampling state, and (for the "ship" strategy) its KV contents read through the
-block table into logical order -- and only *then* frees it on the source. The
-source's usage returns exactly to what it was before the request arrived: a
-request that left must leave nothing behind (the anti-leak invariant).
+Written to be read next to ``starter.py``, one step per line. The book's
+chapters move requests with :mod:`labs_py.engine.migration`; ``tests/labs``
+checks that this solution and that module produce the same snapshots and the
+same engines, so simplifying this file can never change a number in the book.
 
-**Import** is admission with prepaid compute. It checks everything first (same
-model? id free? enough free blocks?) and raises before touching anything, so a
-failed import leaves the destination exactly as it was. Then it claims
-``ceil(kv_tokens / block_size)`` blocks -- whatever ids the destination's free
-list hands out -- writes the contents in logical order, recomputes whatever did
-not travel, and hands the request to the scheduler.
-
-Block identity does not survive a move; contents do.
+The three rules: read the KV *before* freeing the source (afterwards the blocks
+belong to the free list); check everything on the destination *before* changing
+it (a failed import changes nothing); and bill the destination for
+``ceil(kv_tokens / block_size)`` blocks of whatever ids its free list hands out.
 """
 
 from __future__ import annotations
 
+from labs_py.core.validate import non_negative_int, one_of, positive_int
 from labs_py.engine.engine import Engine
+from labs_py.engine.kvcache import OutOfBlocksError
 from labs_py.engine.request import Request, RequestSnapshot
-from labs_py.kvcache import OutOfBlocksError, blocks_needed as _blocks_needed
-from labs_py.validate import one_of
 
-#: ``ship``: send all the KV; ``recompute``: send none, the destination re-prefills;
-#: ``ship_all_but_last``: send all but the last token's KV, the destination
-#: recomputes that one (what vLLM's decode side does after a P->D pull).
+#: ``ship`` sends all the KV; ``recompute`` sends none; ``ship_all_but_last`` leaves
+#: the last token's KV for the destination to recompute (as vLLM's decode side does).
 STRATEGIES: tuple[str, ...] = ("ship", "recompute", "ship_all_but_last")
 
 
 def blocks_needed(kv_tokens: int, block_size_tokens: int) -> int:
-    """Blocks that hold ``kv_tokens`` tokens of KV: ``ceil(kv_tokens / block_size_tokens)``, 0 for 0.
-
-    >>> blocks_needed(17, 16)
-    2
-    """
-    return _blocks_needed(kv_tokens, block_size_tokens)
+    """Blocks that hold ``kv_tokens`` tokens: the ceiling of tokens / block size (0 for 0)."""
+    tokens = non_negative_int("kv_tokens", kv_tokens, "tokens")
+    size = positive_int("block_size_tokens", block_size_tokens, "tokens per block")
+    return (tokens + size - 1) // size
 
 
-def export_request(engine: Engine, request_id: str, strategy: str = "ship") -> RequestSnapshot:
-    """Snapshot ``request_id`` on ``engine``, then free it there. Returns the snapshot.
-
-    The KV is read *before* the blocks are freed (after, they belong to the
-    free list, and a poisoned pool would hand back NaN). With ``recompute``
-    nothing is read: the snapshot is tokens and sampling state only.
-    """
+def export_request(
+    engine: Engine, request_id: str, strategy: str = "ship"
+) -> RequestSnapshot:
+    """Snapshot the request, then free it on ``engine``."""
     one_of("strategy", strategy, STRATEGIES, "recovery strategy")
-    req = engine.request(request_id)
+    request = engine.request(request_id)
     table = engine.block_table(request_id)
-    kv_tokens = req.num_computed_tokens
-    shipped = {"ship": kv_tokens, "recompute": 0, "ship_all_but_last": max(0, kv_tokens - 1)}[strategy]
-    kv = engine.cache.read_kv(table, shipped) if shipped else None
+    cached = request.num_computed_tokens
+    to_ship = {"ship": cached, "recompute": 0, "ship_all_but_last": max(0, cached - 1)}[
+        strategy
+    ]
+    kv = (
+        engine.cache.read_kv(table, to_ship) if to_ship else None
+    )  # 1. read while the blocks are still ours
     snapshot = RequestSnapshot(
-        request_id=req.request_id,
-        prompt_tokens=tuple(req.prompt_tokens),
-        generated_tokens=tuple(req.generated_tokens),
-        sampling=req.sampling,
-        rng_state=req.rng_state(),
-        kv_tokens=kv_tokens,
+        request_id=request.request_id,
+        prompt_tokens=tuple(request.prompt_tokens),
+        generated_tokens=tuple(request.generated_tokens),
+        sampling=request.sampling,
+        rng_state=request.rng_state(),
+        kv_tokens=cached,
         kv=kv,
         model_fingerprint=engine.model.fingerprint,
         source_engine=engine.name,
         source_block_ids=table,
     )
-    engine.release(request_id)
+    engine.release(request_id)  # 2. only now free the source
     return snapshot
 
 
 def import_request(engine: Engine, snapshot: RequestSnapshot) -> str:
-    """Admit ``snapshot`` into ``engine`` with its KV; returns the request id.
-
-    All checks happen before any change: a different model, a request id
-    already live here, a pool too small for the request's whole life, or too
-    few free blocks now raise, and the engine is left untouched
-    (:class:`~labs_py.kvcache.OutOfBlocksError` for the last).
-    """
-    engine.check_can_adopt(snapshot)
+    """Admit ``snapshot`` into ``engine``, or raise and change nothing."""
+    engine.check_can_adopt(
+        snapshot
+    )  # 1. same model, a free id, a pool big enough for the whole request
     need = engine.allocator.blocks_needed(snapshot.kv_tokens)
-    free = engine.allocator.free_blocks
-    if need > free:
+    if need > engine.allocator.free_blocks:  # 2. room now?
         raise OutOfBlocksError(
-            f"cannot import request {snapshot.request_id!r} into engine {engine.name!r}: its {snapshot.kv_tokens} tokens "
-            f"of KV need {need} blocks of {engine.block_size_tokens} tokens, but only {free} of "
-            f"{engine.allocator.num_blocks} blocks are free; nothing was changed"
+            f"request {snapshot.request_id!r} needs {need} free blocks in engine {engine.name!r}; "
+            f"{engine.allocator.free_blocks} are free. Nothing was changed."
         )
-    request = Request.from_snapshot(snapshot)  # also validates the sampling state before anything changes
-    table = engine.allocator.allocate(snapshot.request_id, need) if need else []
+    request = Request.from_snapshot(snapshot)
+    table = (
+        engine.allocator.allocate(snapshot.request_id, need) if need else []
+    )  # 3. claim, then fill
     if snapshot.shipped_tokens:
         engine.cache.write_kv(table, snapshot.kv)
     if snapshot.recompute_tokens:
-        tokens = snapshot.all_tokens[snapshot.shipped_tokens : snapshot.kv_tokens]
-        engine.recompute_kv(table, tokens, start_position=snapshot.shipped_tokens)
+        missing = snapshot.all_tokens[snapshot.shipped_tokens : snapshot.kv_tokens]
+        engine.recompute_kv(table, missing, start_position=snapshot.shipped_tokens)
     engine.adopt(request)
     return snapshot.request_id

@@ -22,17 +22,17 @@ What you have to work with (all in ``labs_py``):
   ``engine.recompute_kv(block_table, tokens, start_position)``;
   ``engine.adopt(request)`` -> hands a request with its blocks to the scheduler;
 * ``Request.from_snapshot(snapshot)`` -> a request rebuilt from a snapshot;
-* ``labs_py.kvcache.OutOfBlocksError`` -> the error for "not enough free blocks".
+* ``labs_py.engine.kvcache.OutOfBlocksError`` -> the error for "not enough free blocks".
 
 Units: tokens and blocks. A block holds ``block_size_tokens`` tokens.
 """
 
 from __future__ import annotations
 
+from labs_py.core.validate import one_of  # noqa: F401
 from labs_py.engine.engine import Engine
+from labs_py.engine.kvcache import OutOfBlocksError  # noqa: F401
 from labs_py.engine.request import Request, RequestSnapshot  # noqa: F401
-from labs_py.kvcache import OutOfBlocksError  # noqa: F401
-from labs_py.validate import one_of  # noqa: F401
 
 #: ``ship``: send all the KV; ``recompute``: send none, the destination re-prefills;
 #: ``ship_all_but_last``: send all but the last token's KV, the destination recomputes it.
@@ -43,12 +43,16 @@ def blocks_needed(kv_tokens: int, block_size_tokens: int) -> int:
     """Blocks that hold ``kv_tokens`` tokens of KV (0 tokens need 0 blocks).
 
     Hint: a ceiling, in integers. A block size of 0 or less is an error naming
-    the value and its unit (``labs_py.validate.positive_int`` does that).
+    the value and its unit (``labs_py.core.validate.positive_int`` does that).
     """
-    raise NotImplementedError("blocks_needed: ceil(kv_tokens / block_size_tokens), without floats")
+    raise NotImplementedError(
+        "blocks_needed: ceil(kv_tokens / block_size_tokens), without floats"
+    )
 
 
-def export_request(engine: Engine, request_id: str, strategy: str = "ship") -> RequestSnapshot:
+def export_request(
+    engine: Engine, request_id: str, strategy: str = "ship"
+) -> RequestSnapshot:
     """Snapshot ``request_id`` on ``engine``, then free it there; return the snapshot.
 
     1. Read what identifies the request: prompt, generated tokens, sampling
@@ -59,7 +63,9 @@ def export_request(engine: Engine, request_id: str, strategy: str = "ship") -> R
     3. Only then release it: afterwards its blocks are someone else's.
     Fill ``model_fingerprint`` from ``engine.model.fingerprint``.
     """
-    raise NotImplementedError("export_request: snapshot first (tokens, sampling state, KV in logical order), free after")
+    raise NotImplementedError(
+        "export_request: snapshot first (tokens, sampling state, KV in logical order), free after"
+    )
 
 
 def import_request(engine: Engine, snapshot: RequestSnapshot) -> str:
@@ -71,4 +77,6 @@ def import_request(engine: Engine, snapshot: RequestSnapshot) -> str:
     needed and free. Then allocate, write the shipped KV, recompute the tokens
     that were not shipped (``snapshot.recompute_tokens``), and ``adopt``.
     """
-    raise NotImplementedError("import_request: check, then claim ceil(kv_tokens / block_size) blocks, write, recompute, adopt")
+    raise NotImplementedError(
+        "import_request: check, then claim ceil(kv_tokens / block_size) blocks, write, recompute, adopt"
+    )

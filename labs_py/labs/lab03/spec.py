@@ -1,25 +1,28 @@
 """Lab 03 spec: the checks that grade a starter or the solution.
 
-The numbers pinned here are the seed lab's: a 2048-token Llama-3.1-8B prompt is
-256 MiB of bf16 KV; that is about 11 ms over a 200 Gb/s fabric and about 215 ms
-over 10 GbE, against about 205 ms of prefill; a 10 ms decode step under 25 ms
-chunks has a worst-case ITL of 35 ms (3.5x); and 70B carries 2.5x the payload of 8B.
+The numbers pinned here are the lab's own (:mod:`labs_py.course`): a 2048-token
+Llama-3.1-8B prompt is 256 MiB of bf16 KV; that is about 11 ms over a 200 Gb/s
+fabric and about 215 ms over 10 GbE, against about 205 ms of prefill; a 10 ms
+decode step under 25 ms chunks has a worst-case ITL of 35 ms (3.5x); and 70B
+carries 2.5x the payload of 8B.
 """
 
 from __future__ import annotations
 
 import math
 
-from labs_py.labs.lab03.verdict import LINK_TOO_SLOW, NO_INTERFERENCE, SPLIT_PAYS, Verdict
+from labs_py import course
+from labs_py.defaults import LLAMA_8B, LLAMA_70B
+from labs_py.economics import LINK_TOO_SLOW, NO_INTERFERENCE, SPLIT_PAYS, Verdict
 from labs_py.models import kv_bytes_per_token
 
 MIB = 2**20
-LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
-LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
-PROMPT = 2048
-PREFILL_S = 0.205  # the seed's prefill time for this prompt
-FAST_FABRIC_GBPS = 200
-TEN_GBE = 10
+PROMPT = course.EXAMPLE_PROMPT_TOKENS
+PREFILL_S = course.EXAMPLE_PREFILL_S  # the lab's prefill time for this prompt
+FAST_FABRIC_GBPS = course.EXAMPLE_FAST_LINK_GBPS
+TEN_GBE = course.EXAMPLE_SLOW_LINK_GBPS
+STEP_S = course.EXAMPLE_DECODE_STEP_S
+CHUNK_S = course.EXAMPLE_CHUNK_S
 
 
 def _raises_naming(fn, args: tuple, kwargs: dict, *needles: str) -> None:
@@ -31,60 +34,87 @@ def _raises_naming(fn, args: tuple, kwargs: dict, *needles: str) -> None:
         for needle in needles:
             assert needle in msg, f"error message {msg!r} should mention {needle!r}"
         return
-    raise AssertionError(f"{fn.__name__}{args or ''}{kwargs or ''} should raise an error, but returned normally")
+    raise AssertionError(
+        f"{fn.__name__}{args or ''}{kwargs or ''} should raise an error, but returned normally"
+    )
 
 
 def check_payload_of_a_2048_token_8b_prompt_is_256_mib(impl) -> None:
     got = impl.kv_payload_bytes(PROMPT, kv_bytes_per_token(LLAMA_8B))
-    assert got == 256 * MIB, f"expected 256 MiB ({256 * MIB} bytes), got {got} bytes ({got / MIB:.2f} MiB)"
-    assert isinstance(got, int), f"a byte count is a whole number; got {type(got).__name__}"
+    assert got == course.EXAMPLE_PAYLOAD_BYTES, (
+        f"expected 256 MiB ({256 * MIB} bytes), got {got} bytes ({got / MIB:.2f} MiB)"
+    )
+    assert isinstance(got, int), (
+        f"a byte count is a whole number; got {type(got).__name__}"
+    )
 
 
 def check_payload_is_linear_in_prompt(impl) -> None:
     per_token = kv_bytes_per_token(LLAMA_8B)
     for n in (1, 17, 1000, 32768):
-        assert impl.kv_payload_bytes(n, per_token) == n * per_token, f"payload of {n} tokens is not {n} x {per_token}"
+        assert impl.kv_payload_bytes(n, per_token) == n * per_token, (
+            f"payload of {n} tokens is not {n} x {per_token}"
+        )
 
 
 def check_70b_carries_2_5x_the_payload_of_8b(impl) -> None:
     p8 = impl.kv_payload_bytes(PROMPT, kv_bytes_per_token(LLAMA_8B))
     p70 = impl.kv_payload_bytes(PROMPT, kv_bytes_per_token(LLAMA_70B))
-    assert p70 / p8 == 2.5, f"70B/8B payload ratio should be 2.5, got {p70 / p8}"
+    want = course.EXAMPLE_70B_PAYLOAD_RATIO
+    assert p70 / p8 == want, f"70B/8B payload ratio should be {want}, got {p70 / p8}"
 
 
 def check_transfer_over_200_gbps_is_about_11_ms(impl) -> None:
     t = impl.transfer_seconds(256 * MIB, FAST_FABRIC_GBPS)
-    assert math.isclose(t, 256 * MIB * 8 / 200e9, rel_tol=1e-9), f"expected 10.74 ms, got {t * 1e3:.3f} ms"
+    assert math.isclose(t, 256 * MIB * 8 / 200e9, rel_tol=1e-9), (
+        f"expected 10.74 ms, got {t * 1e3:.3f} ms"
+    )
     assert round(t * 1e3) == 11
 
 
 def check_transfer_over_10gbe_is_about_215_ms(impl) -> None:
     t = impl.transfer_seconds(256 * MIB, TEN_GBE)
-    assert math.isclose(t, 256 * MIB * 8 / 10e9, rel_tol=1e-9), f"expected 214.7 ms, got {t * 1e3:.3f} ms"
+    assert math.isclose(t, 256 * MIB * 8 / 10e9, rel_tol=1e-9), (
+        f"expected 214.7 ms, got {t * 1e3:.3f} ms"
+    )
     assert round(t * 1e3) == 215
 
 
 def check_worst_itl_is_35_ms_under_25_ms_chunks(impl) -> None:
-    worst = impl.colocated_itl_worst(0.010, 0.025)
-    assert math.isclose(worst, 0.035, rel_tol=1e-9), f"expected 35 ms, got {worst * 1e3:.3f} ms"
-    assert math.isclose(worst / 0.010, 3.5, rel_tol=1e-9), "the worst step should be 3.5x a clean 10 ms step"
+    worst = impl.colocated_itl_worst(STEP_S, CHUNK_S)
+    assert math.isclose(worst, 0.035, rel_tol=1e-9), (
+        f"expected 35 ms, got {worst * 1e3:.3f} ms"
+    )
+    assert math.isclose(worst / STEP_S, 3.5, rel_tol=1e-9), (
+        "the worst step should be 3.5x a clean 10 ms step"
+    )
 
 
 def check_no_chunk_means_no_tax(impl) -> None:
-    assert impl.colocated_itl_worst(0.010, 0.0) == 0.010
+    assert impl.colocated_itl_worst(STEP_S, 0.0) == STEP_S
 
 
 def check_penalty_under_6_percent_on_a_fast_fabric(impl) -> None:
-    t = impl.transfer_seconds(impl.kv_payload_bytes(PROMPT, kv_bytes_per_token(LLAMA_8B)), FAST_FABRIC_GBPS)
+    t = impl.transfer_seconds(
+        impl.kv_payload_bytes(PROMPT, kv_bytes_per_token(LLAMA_8B)), FAST_FABRIC_GBPS
+    )
     p = impl.disagg_ttft_penalty(t, PREFILL_S)
-    assert 0 < p < 0.06, f"penalty on a 200 Gb/s fabric should be under 6%, got {p:.2%}"
-    assert math.isclose(p, t / PREFILL_S, rel_tol=1e-9), "the penalty is the toll as a fraction of prefill time"
+    below = course.EXAMPLE_FAST_PENALTY_BELOW
+    assert 0 < p < below, (
+        f"penalty on a 200 Gb/s fabric should be under {below:.0%}, got {p:.2%}"
+    )
+    assert math.isclose(p, t / PREFILL_S, rel_tol=1e-9), (
+        "the penalty is the toll as a fraction of prefill time"
+    )
 
 
 def check_penalty_over_100_percent_on_10gbe(impl) -> None:
-    t = impl.transfer_seconds(impl.kv_payload_bytes(PROMPT, kv_bytes_per_token(LLAMA_8B)), TEN_GBE)
+    t = impl.transfer_seconds(
+        impl.kv_payload_bytes(PROMPT, kv_bytes_per_token(LLAMA_8B)), TEN_GBE
+    )
     p = impl.disagg_ttft_penalty(t, PREFILL_S)
-    assert p > 1.0, f"penalty on 10 GbE should be over 100%, got {p:.2%}"
+    above = course.EXAMPLE_SLOW_PENALTY_ABOVE
+    assert p > above, f"penalty on 10 GbE should be over {above:.0%}, got {p:.2%}"
 
 
 def _verdict(impl, **overrides) -> Verdict:
@@ -93,32 +123,40 @@ def _verdict(impl, **overrides) -> Verdict:
         kv_bytes_per_token=kv_bytes_per_token(LLAMA_8B),
         link_gbps=FAST_FABRIC_GBPS,
         prefill_s=PREFILL_S,
-        decode_step_s=0.010,
-        chunk_s=0.025,
+        decode_step_s=STEP_S,
+        chunk_s=CHUNK_S,
     )
     kwargs.update(overrides)
     v = impl.disagg_wins(**kwargs)
-    assert isinstance(v, Verdict), f"disagg_wins should return a Verdict, got {type(v).__name__}"
+    assert isinstance(v, Verdict), (
+        f"disagg_wins should return a Verdict, got {type(v).__name__}"
+    )
     return v
 
 
 def check_verdict_split_pays_on_a_fast_fabric(impl) -> None:
     v = _verdict(impl)
-    assert v.wins and v.reason == SPLIT_PAYS, f"expected a win ({SPLIT_PAYS!r}), got {v.reason!r}"
-    assert v.payload_bytes == 256 * MIB
+    assert v.wins and v.reason == SPLIT_PAYS, (
+        f"expected a win ({SPLIT_PAYS!r}), got {v.reason!r}"
+    )
+    assert v.payload_bytes == course.EXAMPLE_PAYLOAD_BYTES
     assert math.isclose(v.itl_worst_s, 0.035) and math.isclose(v.itl_inflation, 3.5)
-    assert v.ttft_penalty < 0.06
+    assert v.ttft_penalty < course.EXAMPLE_FAST_PENALTY_BELOW
 
 
 def check_verdict_link_too_slow_on_10gbe(impl) -> None:
     v = _verdict(impl, link_gbps=TEN_GBE)
-    assert not v.wins and v.reason == LINK_TOO_SLOW, f"expected {LINK_TOO_SLOW!r}, got {v.reason!r}"
-    assert v.ttft_penalty > 1.0
+    assert not v.wins and v.reason == LINK_TOO_SLOW, (
+        f"expected {LINK_TOO_SLOW!r}, got {v.reason!r}"
+    )
+    assert v.ttft_penalty > course.EXAMPLE_SLOW_PENALTY_ABOVE
 
 
 def check_verdict_no_interference_without_chunks(impl) -> None:
     v = _verdict(impl, chunk_s=0.0)
-    assert not v.wins and v.reason == NO_INTERFERENCE, f"expected {NO_INTERFERENCE!r}, got {v.reason!r}"
+    assert not v.wins and v.reason == NO_INTERFERENCE, (
+        f"expected {NO_INTERFERENCE!r}, got {v.reason!r}"
+    )
     # even a fast link cannot make a split worth it when there is nothing to cure
     v = _verdict(impl, chunk_s=0.0, link_gbps=3600)
     assert v.reason == NO_INTERFERENCE

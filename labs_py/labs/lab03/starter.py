@@ -9,14 +9,13 @@ or, in the chapter notebook, ``labs_py.labs.grade("lab03", starter)``.
 Units: tokens, bytes, seconds, and links in Gb/s (1 Gb = 1e9 bits; 1 byte = 8 bits).
 Bad input (zero or negative tokens, a zero or negative link speed, a link
 given as a string such as "25 GB/s") must raise ``ValueError`` with a message
-that names the bad value and the expected unit. ``labs_py.validate`` has helpers;
-``labs_py.validate.UnitError`` is the ``ValueError`` for a value in the wrong unit.
+that names the bad value and the expected unit. ``labs_py.core.validate`` has helpers;
+``labs_py.core.validate.UnitError`` is the ``ValueError`` for a value in the wrong unit.
 """
 
 from __future__ import annotations
 
-from labs_py.labs.lab03.verdict import LINK_TOO_SLOW, NO_INTERFERENCE, SPLIT_PAYS, Verdict  # noqa: F401
-from labs_py.validate import UnitError, non_negative_float, non_negative_int, positive_float, positive_int  # noqa: F401
+from labs_py.economics import LINK_TOO_SLOW, NO_INTERFERENCE, SPLIT_PAYS, Verdict  # noqa: F401
 
 
 def kv_payload_bytes(prompt_tokens: int, kv_bytes_per_token: int) -> int:
@@ -24,7 +23,9 @@ def kv_payload_bytes(prompt_tokens: int, kv_bytes_per_token: int) -> int:
 
     Hint: every prompt token leaves the same number of bytes behind.
     """
-    raise NotImplementedError("kv_payload_bytes: multiply tokens by bytes per token (after validating both)")
+    raise NotImplementedError(
+        "kv_payload_bytes: multiply tokens by bytes per token (after validating both)"
+    )
 
 
 def transfer_seconds(payload_bytes: int, link_gbps: float) -> float:
@@ -34,17 +35,23 @@ def transfer_seconds(payload_bytes: int, link_gbps: float) -> float:
     such as ``"25 GB/s"`` is a unit error, and so is a value too large to be Gb/s
     (no link is faster than 1e5 Gb/s; 2e11 is bits per second).
     """
-    raise NotImplementedError("transfer_seconds: convert bytes to bits and divide by the link's bits per second")
+    raise NotImplementedError(
+        "transfer_seconds: convert bytes to bits and divide by the link's bits per second"
+    )
 
 
 def colocated_itl_worst(decode_step_s: float, chunk_s: float) -> float:
     """Worst inter-token latency when one prefill chunk rides along with a decode step."""
-    raise NotImplementedError("colocated_itl_worst: the worst step carries a whole chunk")
+    raise NotImplementedError(
+        "colocated_itl_worst: the worst step carries a whole chunk"
+    )
 
 
 def disagg_ttft_penalty(transfer_s: float, prefill_s: float) -> float:
     """The transfer toll as a fraction of the prefill time it follows (0.05 means +5% TTFT)."""
-    raise NotImplementedError("disagg_ttft_penalty: compare the toll with the prefill it follows")
+    raise NotImplementedError(
+        "disagg_ttft_penalty: compare the toll with the prefill it follows"
+    )
 
 
 def disagg_wins(
@@ -66,4 +73,6 @@ def disagg_wins(
     no: reason ``LINK_TOO_SLOW``.) Otherwise ``SPLIT_PAYS``.
     Fill every field of the ``Verdict`` with the numbers behind the decision.
     """
-    raise NotImplementedError("disagg_wins: use the four functions above, in the order the docstring gives")
+    raise NotImplementedError(
+        "disagg_wins: use the four functions above, in the order the docstring gives"
+    )

@@ -1,0 +1,188 @@
+"""The chapter's headline figures, computed from the committed captures (no vLLM needed).
+
+* :func:`itl_tail_ratio`: ITL p99 of the steady streams under mixed load,
+  single instance over pair. Above 1 means disaggregation cut the tail.
+* :func:`ttft_toll`: per prompt length, the pair's median TTFT minus the single
+  instance's (the price of the extra hop: a second request, the KV pull, and
+  decode recomputing the last prompt token).
+* :func:`payload_check`: bytes NIXL reports having moved, against the model's
+  arithmetic, ``blocks x block bytes`` (:mod:`labs_py.captures.tiny_model`).
+* :func:`link_speed`: bytes moved over the time NIXL spent moving them; the
+  measured loopback "link", in GB/s and in Gb/s (1 Gb = 1e9 bits, as the book uses).
+
+``python -m labs_py.pair report`` prints them all. Light: numpy and the capture reader.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from labs_py.captures import capture as cap
+from labs_py.captures.tiny_model import kv_block_bytes, kv_blocks_for_prompt, spec_of
+from labs_py.core import stats
+
+
+def _group_summary(c: dict, group: str) -> dict:
+    s = c["summary"].get(group)
+    if not s:
+        raise cap.CaptureError(f"capture {c['label']!r} has no group {group!r}")
+    return s
+
+
+def itl_tail_ratio(single: dict, pair: dict, group: str = "stream") -> dict:
+    """ITL p50 and p99 (ms) of ``group`` in two mixed-load captures, and single/pair ratios.
+
+    Taught in: real_pair.
+    """
+    s, p = (
+        _group_summary(single, group)["itl_ms"],
+        _group_summary(pair, group)["itl_ms"],
+    )
+    return {
+        "single": single["label"],
+        "pair": pair["label"],
+        "single_itl_p50_ms": s["p50"],
+        "single_itl_p99_ms": s["p99"],
+        "pair_itl_p50_ms": p["p50"],
+        "pair_itl_p99_ms": p["p99"],
+        "itl_p99_ratio_single_over_pair": s["p99"] / p["p99"],
+        "single_p99_over_p50": s["p99"] / s["p50"],
+        "pair_p99_over_p50": p["p99"] / p["p50"],
+    }
+
+
+def ttft_by_length(c: dict, group: str = "sweep") -> dict[int, float]:
+    """Median TTFT (ms) per prompt length of a sweep capture.
+
+    Taught in: real_pair.
+    """
+    by: dict[int, list[float]] = {}
+    for r in c["requests"]:
+        if r["group"] == group and r["status"] == "ok":
+            by.setdefault(r["prompt_tokens"], []).append(r["token_times_s"][0] * 1e3)
+    return {n: stats.percentile(v, 50) for n, v in sorted(by.items())}
+
+
+def ttft_toll(single_sweep: dict, pair_sweep: dict) -> dict:
+    """Pair minus single median TTFT per prompt length (ms), and a least-squares line through it.
+
+    Taught in: real_pair.
+    """
+    a, b = ttft_by_length(single_sweep), ttft_by_length(pair_sweep)
+    lengths = sorted(set(a) & set(b))
+    toll = {n: b[n] - a[n] for n in lengths}
+    slope, intercept = (
+        np.polyfit(lengths, [toll[n] for n in lengths], 1)
+        if len(lengths) >= 2
+        else (None, None)
+    )
+    return {
+        "single": single_sweep["label"],
+        "pair": pair_sweep["label"],
+        "single_ttft_ms": a,
+        "pair_ttft_ms": b,
+        "toll_ms": toll,
+        "toll_fit_ms_per_token": slope,
+        "toll_fit_intercept_ms": intercept,
+    }
+
+
+def payload_check(c: dict, decode_prefix: str = "decode") -> dict:
+    """NIXL bytes reported by decode vs blocks x block bytes of the prompts that went through the pair.
+
+    Taught in: no chapter calls it directly; it works behind real_pair.
+    """
+    cfg = c["config"]
+    spec = spec_of(c)
+    bs = cfg["block_size_tokens"]
+    ok = [r for r in c["requests"] if r["status"] == "ok"]
+    blocks = sum(kv_blocks_for_prompt(r["prompt_tokens"], bs) for r in ok)
+    expected = blocks * kv_block_bytes(bs, spec)
+    reported = sum(
+        v["delta"]["nixl_bytes_transferred"]
+        for k, v in c["metrics"].items()
+        if k.startswith(decode_prefix)
+    )
+    transfers = sum(
+        v["delta"]["nixl_transfers"]
+        for k, v in c["metrics"].items()
+        if k.startswith(decode_prefix)
+    )
+    return {
+        "label": c["label"],
+        "requests": len(ok),
+        "blocks": blocks,
+        "block_bytes": kv_block_bytes(bs, spec),
+        "expected_bytes": expected,
+        "nixl_reported_bytes": reported,
+        "nixl_transfers": transfers,
+        "relative_error": (reported - expected) / expected if expected else None,
+    }
+
+
+def link_speed(c: dict, decode_prefix: str = "decode") -> dict:
+    """Bytes moved / NIXL transfer time, summed over decode instances of a pair capture.
+
+    Taught in: real_pair.
+    """
+    d = [v["delta"] for k, v in c["metrics"].items() if k.startswith(decode_prefix)]
+    nbytes = sum(x["nixl_bytes_transferred"] for x in d)
+    secs = sum(x["nixl_xfer_time_s"] for x in d)
+    n = sum(x["nixl_transfers"] for x in d)
+    if secs <= 0 or n <= 0:
+        raise cap.CaptureError(f"capture {c['label']!r} recorded no NIXL transfer time")
+    return {
+        "label": c["label"],
+        "transfers": n,
+        "bytes": nbytes,
+        "xfer_time_s": secs,
+        "mean_transfer_ms": secs / n * 1e3,
+        "mean_transfer_bytes": nbytes / n,
+        "gbytes_per_s": nbytes / secs / 1e9,
+        "gbps": nbytes * 8 / secs / 1e9,
+    }
+
+
+def headline_figures(captures: dict[str, dict] | None = None) -> dict:
+    """Every figure the closing note quotes, from whichever captures exist.
+
+    Taught in: no chapter yet: a tool for readers' own experiments.
+    """
+    caps = cap.load_all() if captures is None else captures
+    out: dict = {}
+    for single in ("single-2core__mixed", "single-1core__mixed"):
+        for pair in ("pair-1each__mixed", "pair-1p2d__mixed"):
+            if single in caps and pair in caps:
+                out[f"itl_tail:{single}/{pair}"] = itl_tail_ratio(
+                    caps[single], caps[pair]
+                )
+    for single in ("single-2core__sweep", "single-1core__sweep"):
+        if single in caps and "pair-1each__sweep" in caps:
+            out[f"ttft_toll:{single}"] = ttft_toll(
+                caps[single], caps["pair-1each__sweep"]
+            )
+    for label, c in caps.items():
+        if label.startswith("pair-") and c["kind"] != "drill":
+            try:
+                out[f"payload:{label}"] = payload_check(c)
+                out[f"link:{label}"] = link_speed(c)
+            except (cap.CaptureError, KeyError):
+                pass
+    return out
+
+
+def instance_commands(c: dict) -> list[tuple[str, tuple[int, ...], str]]:
+    """Each instance a capture started: its name, its cores, and its command line after ``python -m``.
+
+    Paths under the checkout's ``.pair/`` are written ``<repo>/.pair/``, so the lines read the same
+    on every machine.
+
+    Taught in: real_pair.
+    """
+    out = []
+    for inst in c["config"]["topology"]["instances"]:
+        argv = re.sub(r"\S*/\.pair/", "<repo>/.pair/", " ".join(inst["argv"][2:]))
+        out.append((inst["name"], tuple(inst["cores"]), argv))
+    return out

@@ -1,0 +1,3 @@
+"""The chapter "Two GPUs" (``notebooks/two_gpus.ipynb``):
+1P1D against TP=2 against two replicas.
+"""
