@@ -7,7 +7,7 @@ Part 1 prints requests simulated per second for 10k-request runs of each arm
 
 Part 2 runs DistServe's simulator, ``simdistserve`` (a simpy program in the public
 repository github.com/LLMServe/DistServe), and ours on a workload both can express:
-OPT-13B on A100-80GB with DistServe's *own* fitted step times (read from the
+OPT-13B on A100-SXM with DistServe's *own* fitted step times (read from the
 simdistserve folder at run time), no KV transfer cost, first token at the end of
 prefill, prefills batched up to simdistserve's token limit, Poisson arrivals, fixed
 lengths. It prints the speed ratio and the SLO attainment of both, side by side.
@@ -187,7 +187,7 @@ def run_ours(
         fleet,
         w,
         "meta-llama/Llama-3.1-8B-Instruct",
-        "A100-80GB",
+        "A100-SXM",
         timer_for=lambda tp: timer,
         kv_capacity_tokens=10**12,
     )
@@ -203,7 +203,7 @@ def compare_with_simdistserve(
     rows: list[tuple[float, float, float]] = []
     max_tokens = 66144  # simdistserve's max_num_tokens for OPT-13B, TP1, PP1 (profile_data/max_num_tokens.csv)
     print(
-        f"\nPart 2: ours vs simdistserve ({root}), OPT-13B on A100-80GB, {prompt}-token prompts, "
+        f"\nPart 2: ours vs simdistserve ({root}), OPT-13B on A100-SXM, {prompt}-token prompts, "
         f"{output} decode steps, Poisson; SLOs TTFT <= {ttft_slo_s * 1e3:g} ms and TPOT <= {tpot_slo_s * 1e3:g} ms"
     )
     for backend, rates in (

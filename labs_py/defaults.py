@@ -16,12 +16,17 @@ LLAMA_405B = "meta-llama/Llama-3.1-405B"
 MIXTRAL_8X7B = "mistralai/Mixtral-8x7B-v0.1"
 QWEN3_32B = "Qwen/Qwen3-32B"
 DEEPSEEK_V3 = "deepseek-ai/DeepSeek-V3"
+OPT_13B = "facebook/opt-13b"  #: DistServe's example model
+OPT_66B = "facebook/opt-66b"
 
 # --------------------------------------------------------------------------- GPUs (catalog ids)
 H100_SXM = "H100-SXM"
 H100_PCIE = "H100-PCIe"
 H200 = "H200"
-A100_SXM = "A100-80GB"
+A100_SXM = "A100-SXM"
+A100_PCIE = (
+    "A100-PCIe"  #: the Week 16 lab's A100 rows ran on two of these, bridged with NVLink
+)
 L4 = "L4"
 
 # --------------------------------------------------------------------------- what the book uses unless told otherwise
@@ -29,5 +34,5 @@ L4 = "L4"
 DEFAULT_MODEL = LLAMA_8B
 #: The GPU every chapter starts from.
 DEFAULT_GPU = H100_SXM
-#: The serving engine whose step times the simulator uses (a profile of ``labs_py/data/calibration.json``).
-DEFAULT_ENGINE = "h100-serving"
+#: The serving engine whose step times the book uses: vLLM, calibrated per GPU (``labs_py/data/calibration.json``).
+DEFAULT_ENGINE = "vllm"

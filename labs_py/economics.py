@@ -42,9 +42,9 @@ from labs_py.core.validate import (
     positive_float,
     positive_int,
 )
-from labs_py.defaults import DEFAULT_GPU
+from labs_py.defaults import DEFAULT_ENGINE, DEFAULT_GPU
 from labs_py.models import get_model
-from labs_py.steptime import prefill_seconds
+from labs_py.steptime import chunk_attention_pairs, step_coefficients
 
 __all__ = [
     "kv_payload_bytes",
@@ -59,6 +59,10 @@ __all__ = [
     "NO_INTERFERENCE",
     "effective_transfer",
     "overlap_needed",
+    "LEDGER_DECODE_BATCH",
+    "LEDGER_CHUNK_TOKENS",
+    "StepTimes",
+    "step_times",
     "Ledgers",
     "ledgers",
     "ledger_sweep",
@@ -301,6 +305,87 @@ def overlap_needed(
     return max(0.0, (t - budget * p) / p)
 
 
+# --------------------------------------------------------------------------- step times, from one source
+#: The decode batch the ledgers price a clean step at, unless told: a loaded but not saturated engine.
+LEDGER_DECODE_BATCH = 16
+#: The prefill chunk the ledgers price, unless told (vLLM's chunked prefill works in chunks of this order).
+LEDGER_CHUNK_TOKENS = 512
+
+
+@dataclass(frozen=True)
+class StepTimes:
+    """The step times both ledgers need, for one prompt on one model, GPU and TP, from the calibrated step model.
+
+    * ``prefill_s``: the whole prompt prefilled alone in one step (compute, no client overhead);
+    * ``decode_step_s``: a clean decode step of ``decode_batch`` requests, each with the prompt's KV;
+    * ``chunk_s``: what such a step gains when it also carries one ``chunk_tokens`` chunk of the
+      prompt (averaged over the prompt's chunks: later chunks attend to more context);
+    * ``client_overhead_s``: what a client's TTFT adds to the prefill (HTTP, tokenisation, admission).
+
+    Taught in: disaggregation_trade.
+    """
+
+    model_id: str
+    gpu: str
+    tp: int
+    prompt_tokens: int
+    decode_batch: int
+    chunk_tokens: int
+    prefill_s: float
+    decode_step_s: float
+    chunk_s: float
+    client_overhead_s: float
+
+    @property
+    def client_ttft_s(self) -> float:
+        """The TTFT a client sees for this prompt alone: client overhead + prefill."""
+        return self.client_overhead_s + self.prefill_s
+
+
+def step_times(
+    model: str,
+    prompt_tokens: int,
+    *,
+    gpu: str = DEFAULT_GPU,
+    tp: int | None = None,
+    decode_batch: int = LEDGER_DECODE_BATCH,
+    chunk_tokens: int = LEDGER_CHUNK_TOKENS,
+    kv_dtype: str = "bf16",
+    engine: str = DEFAULT_ENGINE,
+) -> StepTimes:
+    """Prefill, clean decode step and chunk time for one prompt: one calibrated source for every ledger.
+
+    ``tp=None`` takes the fewest GPUs that hold the model (a 70B model is never priced on one 80 GB GPU).
+
+    Taught in: disaggregation_trade.
+    """
+    n = positive_int("prompt_tokens", prompt_tokens, "tokens")
+    b = positive_int("decode_batch", decode_batch, "requests")
+    c = positive_int("chunk_tokens", chunk_tokens, "tokens per chunk")
+    co = step_coefficients(model, gpu, tp=tp, engine=engine, kv_dtype=kv_dtype)
+    clean = co.decode_seconds(b, n)
+    starts = range(0, n, c)
+    extra = [
+        co.step_seconds(
+            min(c, n - s), chunk_attention_pairs(min(c, n - s), s), 1, b, b * n
+        )
+        - clean
+        for s in starts
+    ]
+    return StepTimes(
+        model_id=co.model_id,
+        gpu=co.gpu_id,
+        tp=co.tp,
+        prompt_tokens=n,
+        decode_batch=b,
+        chunk_tokens=c,
+        prefill_s=co.prefill_seconds(n),
+        decode_step_s=clean,
+        chunk_s=sum(extra) / len(extra),
+        client_overhead_s=co.client_overhead_s,
+    )
+
+
 # --------------------------------------------------------------------------- both ledgers
 @dataclass(frozen=True)
 class Ledgers:
@@ -308,8 +393,10 @@ class Ledgers:
 
     The *interference tax* is paid per output token, by every decode step that
     carries a prefill chunk; the *transfer toll* is paid once per request, in TTFT.
+    ``client_overhead_s`` is what a client's TTFT adds on both sides of the trade
+    (0 when the step times were given by hand).
 
-    Taught in: no chapter yet: a tool for readers' own experiments.
+    Taught in: disaggregation_trade.
     """
 
     model_id: str
@@ -323,11 +410,17 @@ class Ledgers:
     decode_step_s: float
     chunk_s: float
     itl_worst_s: float
+    client_overhead_s: float = 0.0
 
     @property
     def tax_per_token_s(self) -> float:
         """Extra time a decode step pays when it carries a chunk: the chunk itself."""
         return self.itl_worst_s - self.decode_step_s
+
+    @property
+    def client_ttft_penalty(self) -> float:
+        """The toll as a fraction of the TTFT a client sees (client overhead + prefill), not of prefill alone."""
+        return self.transfer_s / (self.client_overhead_s + self.prefill_s)
 
     @property
     def chunks_per_prompt(self) -> int:
@@ -342,22 +435,42 @@ def ledgers(
     prompt_tokens: int,
     link_gbps: float,
     *,
-    decode_step_s: float,
-    chunk_s: float,
+    decode_step_s: float | None = None,
+    chunk_s: float | None = None,
+    prefill_s: float | None = None,
     kv_dtype: str = "bf16",
     gpu: str = DEFAULT_GPU,
-    prefill_s: float | None = None,
+    tp: int | None = None,
 ) -> Ledgers:
-    """Price both ledgers. Prefill time comes from the step-time model unless given.
+    """Price both ledgers. Step times not given come from :func:`step_times` (the calibrated step model).
 
-    Taught in: no chapter yet: a tool for readers' own experiments.
+    Give all three (``prefill_s``, ``decode_step_s``, ``chunk_s``) to price a lab's stated
+    example, such as the course's 205 ms prefill, 10 ms step and 25 ms chunk.
+
+    Taught in: disaggregation_trade.
     """
     spec = get_model(model)
     payload = kv_payload_bytes(prompt_tokens, spec.kv_bytes_per_token(kv_dtype))
+    given = (prefill_s, decode_step_s, chunk_s)
+    st = (
+        None
+        if None not in given
+        else step_times(spec.id, prompt_tokens, gpu=gpu, tp=tp, kv_dtype=kv_dtype)
+    )
     pre = (
-        prefill_seconds(spec, prompt_tokens, gpu)
+        st.prefill_s
         if prefill_s is None
         else positive_float("prefill_s", prefill_s, "seconds")
+    )
+    step = (
+        st.decode_step_s
+        if decode_step_s is None
+        else positive_float("decode_step_s", decode_step_s, "seconds")
+    )
+    chunk = (
+        st.chunk_s
+        if chunk_s is None
+        else non_negative_float("chunk_s", chunk_s, "seconds")
     )
     t = transfer_seconds(payload, link_gbps)
     return Ledgers(
@@ -369,9 +482,10 @@ def ledgers(
         prefill_s=pre,
         transfer_s=t,
         ttft_penalty=disagg_ttft_penalty(t, pre),
-        decode_step_s=float(decode_step_s),
-        chunk_s=float(chunk_s),
-        itl_worst_s=colocated_itl_worst(decode_step_s, chunk_s),
+        decode_step_s=step,
+        chunk_s=chunk,
+        itl_worst_s=colocated_itl_worst(step, chunk),
+        client_overhead_s=st.client_overhead_s if st is not None else 0.0,
     )
 
 
@@ -382,14 +496,16 @@ def ledger_sweep(
     *,
     kv_dtype: str = "bf16",
     gpu: str = DEFAULT_GPU,
+    tp: int | None = None,
     prefill_tokens_per_s: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Both ledgers over a range of prompt lengths (default: powers of two, 128 to 32k tokens).
 
     With ``prefill_tokens_per_s`` given, prefill time is linear in the prompt
-    (as the seed lab assumes), and so is the payload: the penalty ratio is flat.
-    Without it, prefill comes from the step-time model, whose attention term grows
-    with the square of the prompt, so the ratio falls slowly for long prompts.
+    (as the course's lab assumes), and so is the payload: the penalty ratio is flat.
+    Without it, prefill comes from the calibrated step model, whose fixed costs make
+    short prompts relatively slow and whose attention term grows with the square of
+    the prompt, so the ratio rises and then falls.
 
     Taught in: disaggregation_trade.
     """
@@ -404,7 +520,8 @@ def ledger_sweep(
     )
     transfer = np.array([transfer_seconds(int(b), link_gbps) for b in payload])
     if prefill_tokens_per_s is None:
-        prefill = np.array([prefill_seconds(spec, int(n), gpu) for n in grid])
+        co = step_coefficients(spec, gpu, tp=tp, kv_dtype=kv_dtype)
+        prefill = np.array([co.prefill_seconds(int(n)) for n in grid])
     else:
         rate = positive_float(
             "prefill_tokens_per_s", prefill_tokens_per_s, "tokens per second"
@@ -502,10 +619,11 @@ def decide_per_class(
     model: str,
     link_gbps: float,
     *,
-    decode_step_s: float,
-    chunk_s: float,
+    decode_step_s: float | None = None,
+    chunk_s: float | None = None,
     kv_dtype: str = "bf16",
     gpu: str = DEFAULT_GPU,
+    tp: int | None = None,
     min_itl_inflation: float = 1.25,
 ) -> dict[str, Verdict]:
     """The split decision for each request class, rather than once for the whole cluster.
@@ -513,6 +631,7 @@ def decide_per_class(
     Classes differ in prompt length (so in payload and in prefill time), in output
     length (a class that emits a single token has no inter-token latency to protect)
     and in how much TTFT they can give up. A router can send each class its own way.
+    Step times not given come from :func:`step_times`, per class.
 
     Taught in: disaggregation_trade.
     """
@@ -520,15 +639,18 @@ def decide_per_class(
     out: dict[str, Verdict] = {}
     for c in classes:
         positive_int("output_tokens", c.output_tokens, "tokens")
-        pre = prefill_seconds(spec, c.prompt_tokens, gpu)
+        st = step_times(spec.id, c.prompt_tokens, gpu=gpu, tp=tp, kv_dtype=kv_dtype)
+        step = st.decode_step_s if decode_step_s is None else decode_step_s
         # one output token means no decode steps after the first: no ITL, nothing to cure
-        chunk = chunk_s if c.output_tokens > 1 else 0.0
+        chunk = (
+            (st.chunk_s if chunk_s is None else chunk_s) if c.output_tokens > 1 else 0.0
+        )
         out[c.name] = disagg_wins(
             prompt_tokens=c.prompt_tokens,
             kv_bytes_per_token=spec.kv_bytes_per_token(kv_dtype),
             link_gbps=link_gbps,
-            prefill_s=pre,
-            decode_step_s=decode_step_s,
+            prefill_s=st.prefill_s,
+            decode_step_s=step,
             chunk_s=chunk,
             max_ttft_penalty=c.max_ttft_penalty,
             min_itl_inflation=min_itl_inflation,

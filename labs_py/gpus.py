@@ -13,6 +13,24 @@ from labs_py.core import catalog
 
 
 @dataclass(frozen=True)
+class TPLink:
+    """The GPU-to-GPU link tensor parallelism runs over: its speed and how many GPUs it joins.
+
+    An all-reduce crosses it twice per layer per step when ``tp > 1``; ``max_tp`` is the
+    largest tensor-parallel group it can join (eight GPUs on an NVSwitch, two on a bridge).
+
+    Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
+        disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
+        compression_and_pooling.
+    """
+
+    name: str
+    quoted: str
+    gbps_per_direction: float
+    max_tp: int
+
+
+@dataclass(frozen=True)
 class GPU:
     """One accelerator's datasheet roofs (and, where recorded, what a benchmark reached).
 
@@ -28,7 +46,13 @@ class GPU:
     memory_type: str
     memory_bandwidth_tb_s: float
     source: str
+    tp_link: TPLink
     measured: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def memory_bytes(self) -> float:
+        """Memory capacity in bytes (1 GB = 1e9 bytes, as datasheets count)."""
+        return self.memory_gb * 1e9
 
     @property
     def flops_per_s(self) -> float:
@@ -54,13 +78,17 @@ def all_gpus() -> list[GPU]:
 
     Taught in: why_split, compression_and_pooling.
     """
-    return [GPU(**{k: v for k, v in e.items()}) for e in catalog.load("gpus")["gpus"]]
+    return [
+        GPU(**{**e, "tp_link": TPLink(**e["tp_link"])})
+        for e in catalog.load("gpus")["gpus"]
+    ]
 
 
 def get_gpu(gpu_id: str) -> GPU:
-    """Find a GPU by its catalog id (``"H100-SXM"``, ``"H100-PCIe"``, ``"H200"``, ``"A100-80GB"``, ``"L4"``).
+    """Find a GPU by its catalog id (``"H100-SXM"``, ``"H100-PCIe"``, ``"H200"``, ``"A100-SXM"``, ``"A100-PCIe"``,
+    ``"L4"``).
 
-    Taught in: why_split.
+    Taught in: why_split, goodput_and_split.
     """
     for gpu in all_gpus():
         if gpu.id == gpu_id:

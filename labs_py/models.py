@@ -18,6 +18,8 @@ from labs_py.core.validate import one_of, positive_int
 
 #: How a model attends: grouped-query (MHA and MQA are its special cases) or multi-head latent (DeepSeek).
 ATTENTIONS: tuple[str, ...] = ("gqa", "mla")
+#: How a layer's MLP is built: SwiGLU's three matrices, or a plain up and down projection (OPT).
+MLPS: tuple[str, ...] = ("gated", "plain")
 #: Bytes per element of the KV cache for each dtype the book discusses.
 KV_DTYPE_BYTES: dict[str, int] = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}
 
@@ -83,6 +85,7 @@ class ModelSpec:
     vocab_size: int
     tie_word_embeddings: bool
     explicit_head_dim: int | None = None
+    mlp: str = "gated"  # "gated" (SwiGLU: gate, up, down) or "plain" (two matrices, as OPT's fc1, fc2)
     moe: MoE | None = None
     mla: MLA | None = None
     aliases: tuple[str, ...] = ()
@@ -90,6 +93,7 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         one_of("attention", self.attention, ATTENTIONS, "attention kind")
+        one_of("mlp", self.mlp, MLPS, "MLP kind")
         for name, unit in (
             ("num_hidden_layers", "layers"),
             ("num_attention_heads", "heads"),
@@ -116,6 +120,15 @@ class ModelSpec:
         if self.explicit_head_dim is not None:
             return self.explicit_head_dim
         return self.hidden_size // self.num_attention_heads
+
+    @property
+    def attention_label(self) -> str:
+        """``"MHA"`` (a KV head per query head), ``"MQA"`` (one KV head), ``"GQA"`` (between) or ``"MLA"``."""
+        if self.attention == "mla":
+            return "MLA"
+        if self.num_key_value_heads == self.num_attention_heads:
+            return "MHA"
+        return "MQA" if self.num_key_value_heads == 1 else "GQA"
 
     def kv_elements_per_token(self) -> int:
         """Numbers cached per token, summed over all layers.
@@ -155,16 +168,17 @@ class ModelSpec:
         return q + kv + o
 
     def _mlp_params(self, active_only: bool) -> int:
-        """SwiGLU MLPs have three matrices (gate, up, down) of hidden x intermediate."""
+        """SwiGLU MLPs have three matrices (gate, up, down) of hidden x intermediate; plain ones two."""
         h, L = self.hidden_size, self.num_hidden_layers
+        matrices = 3 if self.mlp == "gated" else 2
         if self.moe is None:
-            return L * 3 * h * self.intermediate_size
+            return L * matrices * h * self.intermediate_size
         m = self.moe
-        dense = m.dense_layers * 3 * h * self.intermediate_size
+        dense = m.dense_layers * matrices * h * self.intermediate_size
         experts_used = m.experts_per_token if active_only else m.num_experts
         per_moe_layer = (
             experts_used + m.shared_experts
-        ) * 3 * h * m.expert_intermediate_size + h * m.num_experts
+        ) * matrices * h * m.expert_intermediate_size + h * m.num_experts
         return dense + (L - m.dense_layers) * per_moe_layer
 
     def _embedding_params(self) -> int:
@@ -202,6 +216,7 @@ def _spec(entry: dict) -> ModelSpec:
         vocab_size=entry["vocab_size"],
         tie_word_embeddings=entry["tie_word_embeddings"],
         explicit_head_dim=entry.get("head_dim"),
+        mlp=entry.get("mlp", "gated"),
         moe=MoE(**entry["moe"]) if entry.get("moe") else None,
         mla=MLA(**entry["mla"]) if entry.get("mla") else None,
         aliases=tuple(entry.get("aliases", ())),
@@ -239,7 +254,7 @@ def get_model(model: str | ModelSpec) -> ModelSpec:
     >>> get_model("meta-llama/Llama-3.1-8B-Instruct").num_hidden_layers
     32
 
-    Taught in: moving_a_live_request, disaggregation_trade, goodput_and_split, two_gpus,
+    Taught in: moving_a_live_request, disaggregation_trade, goodput_and_split,
         compression_and_pooling.
     """
     if isinstance(model, ModelSpec):

@@ -22,12 +22,14 @@ import numpy as np
 from labs_py.core.validate import positive_int
 from labs_py.gpus import get_gpu
 from labs_py.steptime import (
-    DEFAULT_BANDWIDTH_EFFICIENCY,
-    DEFAULT_COMPUTE_EFFICIENCY,
+    IDEAL_BANDWIDTH_EFFICIENCY,
+    IDEAL_COMPUTE_EFFICIENCY,
+    ROOFLINE,
     arithmetic_intensity,
     decode_step_seconds,
     prefill_flops,
     prefill_seconds,
+    smallest_tp,
     step_flops_and_bytes,
 )
 
@@ -47,10 +49,12 @@ class StepOnRoofline:
     intensity_flops_per_byte: float
     flops: float
     seconds: float
+    tp: int = 1
 
     @property
     def achieved_tflops(self) -> float:
-        return self.flops / self.seconds / 1e12
+        """TFLOP/s each GPU reaches (a step on ``tp`` GPUs splits its FLOPs ``tp`` ways)."""
+        return self.flops / self.seconds / self.tp / 1e12
 
 
 def roof_tflops(
@@ -64,8 +68,8 @@ def roof_tflops(
     Taught in: why_split.
     """
     g = get_gpu(gpu)
-    c = DEFAULT_COMPUTE_EFFICIENCY if measured else 1.0
-    b = DEFAULT_BANDWIDTH_EFFICIENCY if measured else 1.0
+    c = IDEAL_COMPUTE_EFFICIENCY if measured else 1.0
+    b = IDEAL_BANDWIDTH_EFFICIENCY if measured else 1.0
     return (
         np.minimum(
             g.flops_per_s * c, g.bytes_per_s * b * np.asarray(intensity, dtype=float)
@@ -74,8 +78,13 @@ def roof_tflops(
     )
 
 
-def prefill_on_roofline(model: str, gpu: str, prompt_tokens: int) -> StepOnRoofline:
-    """A prompt prefilled alone in one step.
+def prefill_on_roofline(
+    model: str, gpu: str, prompt_tokens: int, tp: int | None = None
+) -> StepOnRoofline:
+    """A prompt prefilled alone in one step, on the ideal engine (the roofs' own efficiencies, no fixed costs).
+
+    ``tp=None`` uses the fewest GPUs that hold the model; splitting a step ``tp`` ways
+    splits its FLOPs and its bytes alike, so its intensity does not change.
 
     Taught in: why_split.
     """
@@ -85,14 +94,15 @@ def prefill_on_roofline(model: str, gpu: str, prompt_tokens: int) -> StepOnRoofl
         tokens_per_step=n,
         intensity_flops_per_byte=arithmetic_intensity(model, n),
         flops=prefill_flops(model, n),
-        seconds=prefill_seconds(model, n, gpu),
+        seconds=prefill_seconds(model, n, gpu, tp=tp, engine=ROOFLINE),
+        tp=tp if tp is not None else smallest_tp(model, gpu),
     )
 
 
 def decode_on_roofline(
-    model: str, gpu: str, batch_size: int, context_tokens: int
+    model: str, gpu: str, batch_size: int, context_tokens: int, tp: int | None = None
 ) -> StepOnRoofline:
-    """A decode step of ``batch_size`` requests, each attending to ``context_tokens``.
+    """A decode step of ``batch_size`` requests, each attending to ``context_tokens``, on the ideal engine.
 
     Its FLOPs and bytes are the ones that define its intensity, and its time is the
     step-time model's, so the point can never sit above the roof.
@@ -106,7 +116,10 @@ def decode_on_roofline(
         tokens_per_step=b,
         intensity_flops_per_byte=flops / bytes_read,
         flops=flops,
-        seconds=decode_step_seconds(model, b, context_tokens, gpu),
+        seconds=decode_step_seconds(
+            model, b, context_tokens, gpu, tp=tp, engine=ROOFLINE
+        ),
+        tp=tp if tp is not None else smallest_tp(model, gpu),
     )
 
 

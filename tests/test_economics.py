@@ -79,9 +79,31 @@ def test_linear_prefill_gives_a_flat_penalty_from_128_to_32k():
     )
 
 
-def test_step_time_prefill_makes_the_penalty_fall_for_long_prompts():
-    pen = econ.ledger_sweep(LLAMA_8B, 200)["ttft_penalty"]
-    assert np.all(np.diff(pen) < 0)
+def test_step_time_prefill_makes_the_penalty_rise_then_fall():
+    # fixed costs make short prefills relatively slow (a low penalty); attention's square makes
+    # long ones relatively slow too: the toll, linear in the prompt, peaks in between
+    sweep = econ.ledger_sweep(LLAMA_8B, 200)
+    pen, n = sweep["ttft_penalty"], sweep["prompt_tokens"]
+    peak = int(np.argmax(pen))
+    assert 1024 <= n[peak] <= 4096
+    assert np.all(np.diff(pen[: peak + 1]) > 0) and np.all(np.diff(pen[peak:]) < 0)
+
+
+def test_step_times_are_one_source_and_price_70b_on_the_gpus_that_hold_it():
+    st = econ.step_times("meta-llama/Llama-3.1-70B-Instruct", 2048)
+    assert st.tp == 2
+    assert st.prefill_s > st.chunk_s > 0 and st.decode_step_s > 0
+    assert st.client_ttft_s == pytest.approx(st.client_overhead_s + st.prefill_s)
+    with pytest.raises(ValueError, match="does not fit on 1 x H100-SXM"):
+        econ.step_times("meta-llama/Llama-3.1-70B-Instruct", 2048, tp=1)
+    led = econ.ledgers(LLAMA_8B, 2048, 200)
+    s8 = econ.step_times(LLAMA_8B, 2048)
+    assert (led.prefill_s, led.decode_step_s, led.chunk_s) == (
+        s8.prefill_s,
+        s8.decode_step_s,
+        s8.chunk_s,
+    )
+    assert led.client_ttft_penalty < led.ttft_penalty
 
 
 def test_md1_wait_is_half_of_mm1_and_explodes_near_saturation():
@@ -146,3 +168,6 @@ def test_ledgers_uses_the_step_time_model_unless_given():
 
     led2 = econ.ledgers(LLAMA_8B, 2048, 200, decode_step_s=0.010, chunk_s=0.025)
     assert led2.prefill_s == prefill_seconds(LLAMA_8B, 2048)
+    assert (
+        led.client_overhead_s == 0.0
+    )  # the lab's hand-given example has no client overhead

@@ -16,6 +16,7 @@ from labs_py import course
 from labs_py.book.exercises import WIDTH, Exercises
 from labs_py.defaults import DEEPSEEK_V3, LLAMA_8B, LLAMA_70B, QWEN3_32B
 from labs_py.models import get_model, kv_bytes_per_token
+from labs_py.steptime import engine_profile
 
 
 def _chapter_sets() -> dict[str, Exercises]:
@@ -60,6 +61,12 @@ def test_the_answer_is_accepted_and_a_wrong_one_is_not(chapter, label, capsys):
 
 MIB = 2**20
 
+
+def _tp2_allreduce_ms() -> float:
+    ar = engine_profile("vllm", "H100-SXM").allreduce_for(2)
+    return 2 * 32 * (ar.graph_latency_s + 16 * 4096 * 2 / ar.graph_bytes_per_s) * 1e3
+
+
 #: Independent figures: a first-principles formula for each closed-form answer, and the numbers
 #: pinned once for the simulated ones (each was read off the chapter when it was written).
 INDEPENDENT = {
@@ -73,24 +80,24 @@ INDEPENDENT = {
     "econ-ex-overlap": lambda: (256 * MIB * 8 / 25e9 - 0.10 * 0.205) / 0.205,
     # MHA would cache (192 + 128) numbers per head per layer; MLA caches 512 + 64 per layer
     "comp-ex-mla": lambda: (61 * 128 * (192 + 128)) / (61 * (512 + 64)),
-    "comp-ex-qwen3": lambda: 129.6,
-    "comp-ex-fetch": lambda: 13.97,
+    "comp-ex-qwen3": lambda: 115.0,
+    "comp-ex-fetch": lambda: 23.52,
     "mig-ex-blocks": lambda: math.ceil((40 + 8) / 8),
-    "mig-ex-breakeven": lambda: 14.7,
+    "mig-ex-breakeven": lambda: 23.52,
     "mig-ex-router": lambda: 24,
     "why-ex-intensity": lambda: 22.79,
     "why-ex-prompt": lambda: 340,
     "why-ex-chunks": lambda: math.ceil(2048 / 512),
-    "interf-ex-extra": lambda: 19.75,
+    "interf-ex-extra": lambda: 19.82,
     "interf-ex-chunk": lambda: 512,
-    "interf-ex-share": lambda: 0.1528,
+    "interf-ex-share": lambda: 0.1266,
     "goodput-ex-link": lambda: 21.75,
     "goodput-ex-split": lambda: "2P1D",
-    "goodput-ex-ratio": lambda: 1.016,
-    # two all-reduces per layer, 32 layers, at the profile's fitted latency
-    "two-gpu-ex-allreduce": lambda: 4.288,
+    "goodput-ex-ratio": lambda: 1.184,
+    # two all-reduces per layer, 32 layers, each the graphed kernel's latency plus 16 x 4,096 x 2 bytes
+    "two-gpu-ex-allreduce": lambda: _tp2_allreduce_ms(),
     "two-gpu-ex-speedup": lambda: 1.512,
-    "two-gpu-ex-throughput": lambda: 0.6334,
+    "two-gpu-ex-throughput": lambda: 0.7507,
     # ceil(2000 / 32) = 63 blocks of 32 tokens x 4,096 bytes
     "pair-ex-blocks": lambda: 63 * 32 * 2 * 4 * 2 * 64 * 4,
     "pair-ex-ratio": lambda: 13.2,

@@ -22,7 +22,9 @@ from labs_py.steptime import (
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 
 
-@pytest.mark.parametrize("gpu", ["H100-SXM", "H100-PCIe", "H200", "A100-80GB", "L4"])
+@pytest.mark.parametrize(
+    "gpu", ["H100-SXM", "H100-PCIe", "H200", "A100-SXM", "A100-PCIe", "L4"]
+)
 def test_prefill_is_compute_bound_and_decode_bandwidth_bound_on_every_gpu(gpu):
     ridge = get_gpu(gpu).ridge_flops_per_byte
     assert prefill_on_roofline(LLAMA, gpu, 2048).intensity_flops_per_byte > ridge

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from labs_py.book.explorable import Dropdown, Slider
-from labs_py.defaults import DEFAULT_MODEL
+from labs_py.defaults import DEFAULT_GPU, DEFAULT_MODEL
 from labs_py.links import get_link
 from labs_py.models import all_models
+from labs_py.steptime import placement
 
 __all__ = [
     "NO_CHUNKING",
@@ -39,11 +40,29 @@ def prompt_slider(
     return Slider("prompt_tokens", label, tuple(values), default, fmt=fmt)
 
 
-def model_control(default: str = DEFAULT_MODEL) -> Dropdown:
-    """Every catalog model, by short name (the control is named ``model``; its values are repo ids)."""
-    return Dropdown(
-        "model", "Model", tuple((m.short_name, m.id) for m in all_models()), default
-    )
+def model_control(
+    default: str = DEFAULT_MODEL, gpus: Sequence[str] = (DEFAULT_GPU,)
+) -> Dropdown:
+    """The catalog models that fit on each of ``gpus`` (the control is named ``model``; its values are repo ids).
+
+    A model is offered only where it fits at some tensor-parallel degree
+    (:func:`labs_py.steptime.placement.fitting_tp`); with one GPU, the label says how
+    many of it the model needs when that is more than one ("Llama-3.1-70B (TP=2)").
+    """
+    options = []
+    for m in all_models():
+        fits = [placement.fitting_tp(m, g) for g in gpus]
+        if all(fits):
+            tp = fits[0][0]
+            options.append(
+                (
+                    m.short_name
+                    if len(gpus) > 1 or tp == 1
+                    else f"{m.short_name} (TP={tp})",
+                    m.id,
+                )
+            )
+    return Dropdown("model", "Model", tuple(options), default)
 
 
 def link_control(default: float = 200.0) -> Slider:

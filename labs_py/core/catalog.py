@@ -17,9 +17,7 @@ from typing import Any
 def load(name: str) -> dict[str, Any]:
     """Parse ``labs_py/data/<name>.json`` once and cache it.
 
-    Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
-        disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+    Taught in: goodput_and_split.
     """
     text = (
         resources.files("labs_py.data")

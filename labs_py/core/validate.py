@@ -87,7 +87,9 @@ def non_negative_float(name: str, value: object, unit: str) -> float:
 def fraction(name: str, value: object, *, inclusive_high: bool = True) -> float:
     """Return ``value`` if it is a fraction in [0, 1] (or [0, 1) when ``inclusive_high`` is false).
 
-    Taught in: two_gpus.
+    Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
+        disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
+        compression_and_pooling.
     """
     x = _real(name, value, "a fraction between 0 and 1")
     ok = 0.0 <= x <= 1.0 if inclusive_high else 0.0 <= x < 1.0
@@ -102,7 +104,7 @@ def one_of(
 ) -> str:
     """Return ``value`` if it is one of ``allowed``; otherwise list the choices.
 
-    Taught in: moving_a_live_request.
+    Taught in: moving_a_live_request, two_gpus.
     """
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)

@@ -75,7 +75,12 @@ def arm_style(fleet: Fleet, index: int = 0) -> ArmStyle:
             ROLE["colocated"], "solid", "circle", f"{fleet.replicas}× colocated"
         )
     color, dash, symbol = _SPLIT_LOOKS[index % len(_SPLIT_LOOKS)]
-    return ArmStyle(color, dash, symbol, f"{fleet.prefill}P{fleet.decode}D")
+    tps = (
+        ""
+        if fleet.prefill_tp == fleet.decode_tp == 1
+        else f" (TP {fleet.prefill_tp}/{fleet.decode_tp})"
+    )
+    return ArmStyle(color, dash, symbol, f"{fleet.prefill}P{fleet.decode}D{tps}")
 
 
 def arm_styles(fleets: Sequence[Fleet]) -> list[ArmStyle]:

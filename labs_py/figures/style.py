@@ -43,7 +43,7 @@ LOG_TICKS = [m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5)]
 def log_ticks() -> dict:
     """Axis settings for a log axis whose ticks read 1, 2, 5, 10, 20, 50, ...
 
-    Taught in: why_split, moving_a_live_request, disaggregation_trade, real_pair,
+    Taught in: why_split, moving_a_live_request, disaggregation_trade, interference, real_pair,
         compression_and_pooling.
     """
     return dict(

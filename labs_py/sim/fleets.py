@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -43,6 +43,7 @@ from labs_py.steptime import (
     EngineProfile,
     StepCoefficients,
     engine_profile,
+    placement,
     step_coefficients,
 )
 
@@ -149,7 +150,12 @@ class Disaggregated:
     def label(self) -> str:
         """A short name for legends: ``"1P1D @ 200 Gb/s"`` (``", 1st token from P"`` when prefill streams it)."""
         tail = ", 1st token from P" if self.proxy == "first_token_from_prefill" else ""
-        return f"{self.prefill}P{self.decode}D @ {self.link_gbps:g} Gb/s{tail}"
+        tps = (
+            ""
+            if self.prefill_tp == self.decode_tp == 1
+            else f" (TP {self.prefill_tp}/{self.decode_tp})"
+        )
+        return f"{self.prefill}P{self.decode}D{tps} @ {self.link_gbps:g} Gb/s{tail}"
 
 
 Fleet = Colocated | Disaggregated
@@ -157,30 +163,21 @@ Fleet = Colocated | Disaggregated
 
 @lru_cache(maxsize=64)
 def engine_with_allreduce(
-    engine: str | EngineProfile, factor: float
+    engine: str | EngineProfile, gpu: str, factor: float
 ) -> str | EngineProfile:
-    """``engine`` with its all-reduce latency scaled by ``factor`` (a what-if for tensor parallelism).
+    """``engine`` on ``gpu`` with its all-reduce latencies scaled by ``factor`` (a what-if for tensor parallelism).
 
-    The fitted latency of the default engine comes from 2023 A100 software (DistServe's fits,
-    ``labs_py/data/calibration.json``); engines with custom all-reduce kernels pay less. ``factor=0``
-    makes all-reduces cost only their bytes over the link: an upper bound for what TP can gain.
-    ``factor=1`` returns ``engine`` itself, so simulations are shared with the unscaled engine.
-    Only fleets with ``tp > 1`` see a difference.
+    The latencies are fitted per GPU from vLLM's custom all-reduce kernels
+    (``labs_py/data/calibration.json``). ``factor=0`` makes all-reduces cost only their
+    bytes over the link: an upper bound for what TP can gain. ``factor=1`` returns
+    ``engine`` itself, so simulations are shared with the unscaled engine. Only fleets
+    with ``tp > 1`` see a difference.
 
-    Taught in: two_gpus.
+    Taught in: no chapter yet: a tool for readers' own experiments.
     """
     if factor == 1:
         return engine
-    if factor < 0:
-        raise ValueError(
-            f"factor must be >= 0 (a multiple of the fitted all-reduce latency); got {factor!r}"
-        )
-    prof = engine_profile(engine)
-    return replace(
-        prof,
-        name=f"{prof.name}, all-reduce x{factor:g}",
-        allreduce_latency_s=prof.allreduce_latency_s * factor,
-    )
+    return engine_profile(engine, gpu).with_allreduce(factor)
 
 
 #: ``timer_for(tp) -> step_seconds``: replaces the step-time model (e.g. with another simulator's).
@@ -189,9 +186,9 @@ TimerFactory = Callable[[int], eng.StepTimer]
 
 @lru_cache(maxsize=256)
 def _coefficients(
-    model: str, gpu: str, tp: int, engine: str | EngineProfile
+    model: str, gpu: str, tp: int, engine: str | EngineProfile, kv_dtype: str = "bf16"
 ) -> StepCoefficients:
-    return step_coefficients(model, gpu, tp=tp, engine=engine)
+    return step_coefficients(model, gpu, tp=tp, engine=engine, kv_dtype=kv_dtype)
 
 
 def _kv_transfer_s(
@@ -263,16 +260,14 @@ def simulate(
             return timer_for(tp), positive_int(
                 "kv_capacity_tokens", kv_capacity_tokens, "tokens"
             )
-        co = _coefficients(spec.id, g.id, tp, engine)
+        co = _coefficients(
+            spec.id, g.id, tp, engine, kv_dtype
+        )  # raises, saying what fits, if the model does not
         cap = (
             kv_capacity_tokens
             if kv_capacity_tokens is not None
-            else co.kv_capacity_tokens(g.memory_gb * 1e9)
+            else placement.kv_capacity_tokens(spec, g, tp, kv_dtype=kv_dtype)
         )
-        if cap <= 0:
-            raise ValueError(
-                f"{spec.id} does not fit on {tp} x {g.id} ({g.memory_gb:g} GB each): no room for KV cache"
-            )
         return (timer_for(tp) if timer_for is not None else co.step_seconds), cap
 
     if isinstance(fleet, Colocated):

@@ -35,7 +35,7 @@ class Scenario:
 
     Hashable, so simulations can be cached by ``(fleet, scenario, rate)``.
 
-    Taught in: why_split, interference.
+    Taught in: why_split, interference, goodput_and_split.
     """
 
     model: str = DEFAULT_MODEL
@@ -138,7 +138,7 @@ def goodput(
     fleet's capacity with every request queued at once. (DistServe's simulator uses
     finite runs too; with few requests, its goodput at loose SLOs can exceed capacity.)
 
-    Taught in: no chapter calls it directly; it works behind goodput_and_split.
+    Taught in: goodput_and_split.
     """
     tol = positive_float("tolerance", tolerance, "(relative)")
     positive_int("max_iterations", max_iterations, "iterations")

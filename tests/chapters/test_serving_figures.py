@@ -76,9 +76,13 @@ def test_figures_are_pure():
 
 def test_goodput_numbers_name_winners_per_metric():
     tight = goodput_exp.numbers(
-        ttft_slo_ms=400, decode_slo_ms=15, decode_metric="max_itl"
+        ttft_slo_ms=400, decode_slo_ms=12, decode_metric="max_itl"
     )
     assert tight["winner_on_goodput"].startswith("1P1D")
+    # a 15 ms gap SLO is no longer tight: a chunk-carrying step is about 13 ms on a calibrated H100
+    assert goodput_exp.numbers(
+        ttft_slo_ms=400, decode_slo_ms=15, decode_metric="max_itl"
+    )["winner_on_goodput"].startswith("2x colocated")
     assert tight["winner_on_throughput"].startswith("2x colocated")
     three = goodput_exp.numbers(gpus=3)
     assert set(three["split_goodput_rps"]) == {"1P2D @ 200 Gb/s", "2P1D @ 200 Gb/s"}
@@ -91,7 +95,7 @@ def test_goodput_numbers_name_winners_per_metric():
     _valid(_goodput_spec(gpus=3, stalling=True))
 
 
-def test_two_gpu_figure_has_three_arms_and_the_allreduce_knob_moves_only_tp():
+def test_two_gpu_figure_has_three_arms_and_the_split_control_moves_only_the_split():
     _valid(two_panels.two_gpus().spec())
     ro = two_exp.numbers()
     assert set(ro) == {
@@ -99,14 +103,21 @@ def test_two_gpu_figure_has_three_arms_and_the_allreduce_knob_moves_only_tp():
         "TP=2 (chunk 512)",
         "2x colocated (chunk 512)",
     }
-    pd, colo = ro["1P1D @ 200 Gb/s"], ro["2x colocated (chunk 512)"]
-    assert pd["itl_p99_ms"] < colo["itl_p99_ms"]
-    free = two_exp.numbers(allreduce=0.0)
-    assert (
-        free["TP=2 (chunk 512)"]["throughput_rps"]
-        > ro["TP=2 (chunk 512)"]["throughput_rps"]
+    pd, colo, tp2 = (
+        ro["1P1D @ 200 Gb/s"],
+        ro["2x colocated (chunk 512)"],
+        ro["TP=2 (chunk 512)"],
     )
-    assert free["1P1D @ 200 Gb/s"] == pd and free["2x colocated (chunk 512)"] == colo
+    assert pd["itl_p99_ms"] < colo["itl_p99_ms"]
+    assert (
+        tp2["itl_p50_ms"] < colo["itl_p50_ms"]
+    )  # TP=2 makes every step faster (Week 16 measured it)
+    wide = two_exp.numbers(split="1/2")
+    split = wide["1P1D (TP 1/2) @ 200 Gb/s"]
+    assert split["gpus"] == 3 and split["itl_p50_ms"] < pd["itl_p50_ms"]
+    assert wide["2x colocated (chunk 512)"] == colo and wide["TP=2 (chunk 512)"] == tp2
+    with pytest.raises(ValueError, match="prefill_tp/decode_tp.*'3/1'"):
+        two_exp.numbers(split="3/1")
 
 
 def test_bad_controls_name_the_unit():

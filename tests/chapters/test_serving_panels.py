@@ -78,10 +78,10 @@ def test_goodput_readouts_are_the_simulators():
 
 
 def test_two_gpu_readout_is_the_simulators():
-    ro = two_exp.numbers(allreduce=0.5)
-    shown = two_gpus.two_gpus().readout(allreduce=0.5)
+    ro = two_exp.numbers(split="2/1")
+    shown = two_gpus.two_gpus().readout(split="2/1")
     tp = ro["TP=2 (chunk 512)"]
-    assert (
-        shown["TP=2: goodput / throughput"]
-        == f"{tp['goodput_rps']:.3g} req/s / {tp['throughput_rps']:.3g} req/s"
+    assert shown["TP=2: goodput / GPU"] == (
+        f"{tp['goodput_per_gpu']:.3g} req/s on 2 GPUs (throughput {tp['throughput_rps']:.3g} req/s)"
     )
+    assert " on 3 GPUs " in shown["split: goodput / GPU"]

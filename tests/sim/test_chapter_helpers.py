@@ -41,28 +41,25 @@ def test_the_fast_path_gives_the_same_floats_as_the_heap(monkeypatch, fleet, rat
 
 
 def test_allreduce_what_if_only_changes_the_latency():
+    gpu = "H100-SXM"
     assert (
-        engine_with_allreduce(DEFAULT_ENGINE, 1.0) == DEFAULT_ENGINE
+        engine_with_allreduce(DEFAULT_ENGINE, gpu, 1.0) == DEFAULT_ENGINE
     )  # shares caches with the plain engine
-    free = engine_with_allreduce(DEFAULT_ENGINE, 0.0)
-    assert (
-        free.allreduce_latency_s == 0
-        and free.step_overhead_s == engine_profile(DEFAULT_ENGINE).step_overhead_s
-    )
-    tp1 = step_coefficients("meta-llama/Llama-3.1-8B-Instruct").decode_seconds(16, 512)
-    assert (
-        step_coefficients(
-            "meta-llama/Llama-3.1-8B-Instruct", engine=free
-        ).decode_seconds(16, 512)
-        == tp1
-    )
-    assert step_coefficients(
-        "meta-llama/Llama-3.1-8B-Instruct", tp=2, engine=free
-    ).decode_seconds(16, 512) < step_coefficients(
-        "meta-llama/Llama-3.1-8B-Instruct", tp=2
-    ).decode_seconds(16, 512)
-    with pytest.raises(ValueError, match="factor must be >= 0"):
-        engine_with_allreduce(DEFAULT_ENGINE, -1.0)
+    free = engine_with_allreduce(DEFAULT_ENGINE, gpu, 0.0)
+    fitted = engine_profile(DEFAULT_ENGINE, gpu)
+    assert all(a.graph_latency_s == a.eager_latency_s == 0 for a in free.allreduce)
+    assert free.step_overhead_s == fitted.step_overhead_s
+    assert [a.graph_bytes_per_s for a in free.allreduce] == [
+        a.graph_bytes_per_s for a in fitted.allreduce
+    ]
+    model = "meta-llama/Llama-3.1-8B-Instruct"
+    tp1 = step_coefficients(model, tp=1).decode_seconds(16, 512)
+    assert step_coefficients(model, tp=1, engine=free).decode_seconds(16, 512) == tp1
+    assert step_coefficients(model, tp=2, engine=free).decode_seconds(
+        16, 512
+    ) < step_coefficients(model, tp=2).decode_seconds(16, 512)
+    with pytest.raises(ValueError, match="factor must be 0 .* or more"):
+        engine_with_allreduce(DEFAULT_ENGINE, gpu, -1.0)
 
 
 def test_prefill_gap_share():

@@ -3,6 +3,11 @@
 Scenario: Llama-3.1-8B on H100s, 1024-token prompts, 128-token outputs, Poisson arrivals,
 2 GPUs: two chunked colocated replicas (chunk 512) against 1P1D.
 
+Under the calibrated step model a clean decode step here is about 7.5 ms and a step that
+carries a 512-token chunk about 13 ms, so "tight" means a TPOT SLO of 9 ms or a per-token
+SLO of 12 ms: between the two. (Before the recalibration of issue 11, the model's steps were
+slower, and 13 ms / 15 ms were tight; the verdicts are the same, at the new thresholds.)
+
 The seeds (lab-02, 2x L4): disaggregation takes ITL p99 from 38.4 to 12.1 ms while p50
 stays at ~11 ms, and TTFT goes from 192 to 211 ms. Tolerances are qualitative and stated
 in each assertion: "collapses" = p99/p50 below 1.10 (from above 1.5); "barely moves" = p50
@@ -19,6 +24,8 @@ COLO = Colocated(2, chunk_tokens=512)
 STALLING = Colocated(2, chunk_tokens=None)
 PD = Disaggregated(1, 1, link_gbps=200)
 RATE = 6.0  # requests/s: a loaded but stable fleet
+TPOT_TIGHT = SLO(ttft_s=0.4, decode_s=0.009, decode_metric="tpot")
+PER_TOKEN = SLO(ttft_s=0.25, decode_s=0.012, decode_metric="max_itl")
 
 
 def test_disaggregation_collapses_itl_p99_toward_p50_while_p50_barely_moves(chat):
@@ -58,7 +65,7 @@ def test_ttft_pays_the_toll_with_vllms_proxy_and_the_second_token_pays_it_when_p
 
 
 def test_the_verdict_flips_with_the_link(chat):
-    slo = SLO(ttft_s=0.4, decode_s=0.013, decode_metric="tpot")
+    slo = TPOT_TIGHT
     colo = goodput(COLO, chat, slo)
     fast = goodput(Disaggregated(1, 1, 200), chat, slo)
     slow = goodput(Disaggregated(1, 1, 10), chat, slo)
@@ -69,9 +76,8 @@ def test_the_verdict_flips_with_the_link(chat):
 
 
 def test_tight_slo_regime_disaggregation_wins_goodput(chat):
-    # every token within 15 ms: any chunk-carrying step breaks it
-    slo = SLO(ttft_s=0.25, decode_s=0.015, decode_metric="max_itl")
-    colo, pd = goodput(COLO, chat, slo), goodput(PD, chat, slo)
+    # every token within 12 ms: any chunk-carrying step (about 13 ms) breaks it
+    colo, pd = goodput(COLO, chat, PER_TOKEN), goodput(PD, chat, PER_TOKEN)
     print(f"\ntight SLO goodput /s: colocated {colo:.2f}, 1P1D {pd:.2f}")
     assert pd > 5 * colo
 
@@ -88,9 +94,9 @@ def test_which_baseline_and_which_metric_flip_the_verdict(chat):
     """Against a stalling baseline (no chunking) disaggregation wins even on mean TPOT;
     against the stall-free baseline it wins on TPOT only when the TPOT SLO is tight, and loses
     on throughput. Judged per token (max ITL), the stall-free baseline loses too."""
-    tpot_tight = SLO(ttft_s=0.4, decode_s=0.013, decode_metric="tpot")
+    tpot_tight = TPOT_TIGHT
     loose = SLO(ttft_s=2.0, decode_s=0.2, decode_metric="tpot")
-    per_token = SLO(ttft_s=0.4, decode_s=0.015, decode_metric="max_itl")
+    per_token = PER_TOKEN
     g = {
         (f.label, s): goodput(f, chat, slo)
         for f in (COLO, STALLING, PD)

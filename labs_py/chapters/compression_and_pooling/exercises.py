@@ -67,7 +67,8 @@ EXERCISES = Exercises(
     ),
     Exercise(
         label="comp-ex-fetch",
-        question="Llama-3.1-70B on one H100 SXM: above what link speed (Gb/s) does fetching a 4,096-token cached "
+        question="Llama-3.1-70B on the fewest H100 SXMs that hold it (two): above what link speed (Gb/s) does "
+        "fetching a 4,096-token cached "
         "prefix beat recomputing it?",
         answer=fetch_breakeven_70b_gbps,
         unit="Gb/s",

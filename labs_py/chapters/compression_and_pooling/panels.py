@@ -10,12 +10,12 @@ from labs_py.book.explorable import Dropdown, Explorable, Slider, explorable_fac
 from labs_py.chapters.compression_and_pooling import figures as viz
 from labs_py.chapters.controls import model_control, prompt_slider
 from labs_py.core.fmt import fmt_gbps, fmt_seconds
-from labs_py.defaults import DEFAULT_GPU
+from labs_py.defaults import DEFAULT_GPU, H200
 from labs_py.gpus import all_gpus
 from labs_py.links import get_link
 from labs_py.models import all_models, get_model
 from labs_py.sim import prefix as sim_prefix
-from labs_py.steptime import prefill_seconds
+from labs_py.steptime import placement, step_coefficients
 
 GPU = DEFAULT_GPU
 DTYPES = ("bf16", "fp8")
@@ -28,16 +28,46 @@ def _short(link_id: str) -> str:
     return get_link(link_id).short
 
 
+#: Where a model too big for eight H100s in any dtype is placed instead (DeepSeek-V3 is served on 8 x H200, FP8).
+FALLBACK_GPUS = (H200,)
+
+
+def placements() -> dict[str, placement.Placement]:
+    """Each catalog model's prefill placement: the fewest H100 SXMs that hold it, else FP8, else H200s."""
+    return {
+        m.id: placement.place(m, GPU, fallback_gpus=FALLBACK_GPUS) for m in all_models()
+    }
+
+
+def model_labels() -> list[str]:
+    """Short names, with the placement when it is not one H100 in bf16: ``"Llama-3.1-70B (TP=2)"``."""
+    out, where = [], placements()
+    for m in all_models():
+        p = where[m.id]
+        out.append(
+            m.short_name
+            if (p.gpu, p.tp, p.weight_dtype) == (GPU, 1, "bf16")
+            else f"{m.short_name} ({p.label(GPU)})"
+        )
+    return out
+
+
 def breakeven_by_model(
     prompt_tokens: int, max_ttft_penalty: float
 ) -> dict[str, list[float]]:
-    """Per KV dtype, the split's break-even link (Gb/s) for each catalog model on one H100 SXM."""
+    """Per KV dtype, the split's break-even link (Gb/s) for each catalog model, prefilled where it fits."""
     out: dict[str, list[float]] = {}
+    where = placements()
     for dtype in DTYPES:
         out[dtype] = [
             econ.breakeven_link_gbps(
                 econ.kv_payload_bytes(prompt_tokens, m.kv_bytes_per_token(dtype)),
-                prefill_seconds(m, prompt_tokens, GPU),
+                step_coefficients(
+                    m,
+                    where[m.id].gpu,
+                    tp=where[m.id].tp,
+                    weight_dtype=where[m.id].weight_dtype,
+                ).prefill_seconds(prompt_tokens),
                 max_ttft_penalty,
             )
             for m in all_models()
@@ -47,7 +77,7 @@ def breakeven_by_model(
 
 def _boundary_spec(prompt_tokens, max_ttft_penalty):
     return viz.breakeven_figure(
-        [m.short_name for m in all_models()],
+        model_labels(),
         breakeven_by_model(prompt_tokens, max_ttft_penalty),
         {_short(i): get_link(i).gbps for i in BOUNDARY_LINKS},
     )
@@ -69,7 +99,8 @@ def _boundary_readout(prompt_tokens, max_ttft_penalty):
 def boundary() -> Explorable:
     """How KV compression moves the link speed at which the split starts to pay."""
     return Explorable(
-        title=f"Compression moves the boundary: the slowest link at which the split pays (prefill on one {GPU})",
+        title=f"Compression moves the boundary: the slowest link at which the split pays (prefill on the fewest "
+        f"{GPU}s that hold each model)",
         controls=(
             prompt_slider((512, 2048, 8192, 32768), 2048),
             Slider(
@@ -134,7 +165,7 @@ def fetch_or_recompute() -> Explorable:
     return Explorable(
         title="Fetch a cached prefix, or recompute it?",
         controls=(
-            model_control(),
+            model_control(gpus=tuple(g.id for g in all_gpus())),
             Dropdown("kv_dtype", "KV dtype", tuple((d, d) for d in DTYPES), "bf16"),
             Dropdown(
                 "gpu",

@@ -49,17 +49,22 @@ def _ledgers_layout() -> dict:
 
 
 def ledgers_figure(
-    *, decode_step_s: float, itl_worst_s: float, prefill_s: float, transfer_s: float
+    *,
+    decode_step_s: float,
+    itl_worst_s: float,
+    prefill_s: float,
+    transfer_s: float,
+    client_overhead_s: float = 0.0,
 ) -> Spec:
     """Both ledgers side by side.
 
     Left, colocated: a clean decode step next to a step that carries a prefill
     chunk (the interference tax, paid by every step that carries one). Right,
     disaggregated: TTFT without and with the KV transfer (the toll, paid once
-    per request).
+    per request), each on top of the client overhead a client's TTFT also pays.
     """
     step_ms, tax_ms = decode_step_s * MS, (itl_worst_s - decode_step_s) * MS
-    pre_ms, xfer_ms = prefill_s * MS, transfer_s * MS
+    pre_ms, xfer_ms, client_ms = prefill_s * MS, transfer_s * MS, client_overhead_s * MS
     steps, arms = (
         ["clean step", "step + chunk"],
         ["colocated TTFT", "disaggregated TTFT"],
@@ -86,6 +91,17 @@ def ledgers_figure(
             marker=dict(color=ROLE["interference"], pattern=dict(shape="/")),
             text=["", f"+{tax_ms:.3g} ms"],
             textposition="outside",
+        ),
+        dict(
+            type="bar",
+            name="client overhead (HTTP, tokenisation)",
+            x=arms,
+            y=[client_ms, client_ms],
+            marker=dict(color=OKABE_ITO["grey"]),
+            legendgroup="b",
+            xaxis="x2",
+            yaxis="y2",
+            visible=True if client_ms > 0 else "legendonly",
         ),
         dict(
             type="bar",

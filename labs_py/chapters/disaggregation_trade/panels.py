@@ -15,81 +15,127 @@ from labs_py.core.fmt import fmt_bytes, fmt_gbps, fmt_percent, fmt_seconds
 from labs_py.defaults import DEFAULT_GPU
 from labs_py.links import get_link
 from labs_py.models import get_model
-from labs_py.steptime import prefill_seconds
 
-#: The GPU whose prefill time the chapter's figures use (the step-time model's default).
+#: The GPU whose step times the chapter's figures use (a model that needs more than one uses the fewest that hold it).
 GPU = DEFAULT_GPU
 MAX_TTFT_PENALTY = 0.10
 PROMPTS = (128, 512, 2048, 8192, 32768)
+#: The ledgers' two sources of step times: the calibrated step model, or the course lab's stated example.
+STEP_SOURCES = (
+    (f"calibrated step model ({GPU})", "model"),
+    ("the lab's example: 205 ms per 2,048 tokens, 10 ms step, 25 ms chunk", "lab"),
+)
 
 
 @lru_cache(maxsize=4096)
-def _prefill_s(model: str, prompt_tokens: int) -> float:
-    return prefill_seconds(model, prompt_tokens, GPU)
+def step_times(
+    model: str, prompt_tokens: int, kv_dtype: str = "bf16"
+) -> econ.StepTimes:
+    """Prefill, clean decode step and chunk time of one prompt: the calibrated step model, on the fewest GPUs."""
+    return econ.step_times(model, prompt_tokens, gpu=GPU, kv_dtype=kv_dtype)
 
 
-# --------------------------------------------------------------------------- both ledgers
+def _ledgers(
+    model: str,
+    prompt_tokens: int,
+    link_gbps: float,
+    source: str,
+    kv_dtype: str = "bf16",
+) -> econ.Ledgers:
+    if source == "lab":
+        return econ.ledgers(
+            model,
+            prompt_tokens,
+            link_gbps,
+            kv_dtype=kv_dtype,
+            prefill_s=prompt_tokens / COURSE_PREFILL_TOKENS_PER_S,
+            decode_step_s=course.EXAMPLE_DECODE_STEP_S,
+            chunk_s=course.EXAMPLE_CHUNK_S,
+        )
+    return econ.ledgers(model, prompt_tokens, link_gbps, kv_dtype=kv_dtype, gpu=GPU)
+
+
 def _verdict(
     model: str,
     prompt_tokens: int,
     link_gbps: float,
-    chunk_ms: float,
-    decode_step_ms: float,
+    source: str = "model",
     kv_dtype: str = "bf16",
     max_ttft_penalty: float = MAX_TTFT_PENALTY,
+    chunked: bool = True,
 ) -> econ.Verdict:
+    led = _ledgers(model, prompt_tokens, link_gbps, source, kv_dtype)
     return econ.disagg_wins(
         prompt_tokens=prompt_tokens,
         kv_bytes_per_token=get_model(model).kv_bytes_per_token(kv_dtype),
         link_gbps=link_gbps,
-        prefill_s=_prefill_s(model, prompt_tokens),
-        decode_step_s=decode_step_ms / 1e3,
-        chunk_s=chunk_ms / 1e3,
+        prefill_s=led.prefill_s,
+        decode_step_s=led.decode_step_s,
+        chunk_s=led.chunk_s if chunked else 0.0,
         max_ttft_penalty=max_ttft_penalty,
     )
 
 
-def _ledgers_figure(prompt_tokens, model, link_gbps, chunk_ms, decode_step_ms):
-    v = _verdict(model, prompt_tokens, link_gbps, chunk_ms, decode_step_ms)
+def _ledgers_figure(prompt_tokens, model, link_gbps, step_source):
+    led = _ledgers(model, prompt_tokens, link_gbps, step_source)
     return viz.ledgers_figure(
-        decode_step_s=decode_step_ms / 1e3,
-        itl_worst_s=v.itl_worst_s,
-        prefill_s=_prefill_s(model, prompt_tokens),
-        transfer_s=v.transfer_s,
+        decode_step_s=led.decode_step_s,
+        itl_worst_s=led.itl_worst_s,
+        prefill_s=led.prefill_s,
+        transfer_s=led.transfer_s,
+        client_overhead_s=led.client_overhead_s,
     )
 
 
-def _ledgers_readout(prompt_tokens, model, link_gbps, chunk_ms, decode_step_ms):
-    v = _verdict(model, prompt_tokens, link_gbps, chunk_ms, decode_step_ms)
-    return {
-        "KV payload": fmt_bytes(v.payload_bytes),
-        "transfer toll": fmt_seconds(v.transfer_s),
-        f"prefill ({GPU})": fmt_seconds(_prefill_s(model, prompt_tokens)),
-        "TTFT penalty": fmt_percent(v.ttft_penalty),
-        "worst ITL": f"{fmt_seconds(v.itl_worst_s)} ({v.itl_inflation:.3g}x a clean step)",
-        "verdict": ("disaggregate: " if v.wins else "stay colocated: ") + v.reason,
+def _ledgers_readout(prompt_tokens, model, link_gbps, step_source):
+    led = _ledgers(model, prompt_tokens, link_gbps, step_source)
+    v = _verdict(model, prompt_tokens, link_gbps, step_source)
+    out = {
+        "KV payload": fmt_bytes(led.payload_bytes),
+        "transfer toll": fmt_seconds(led.transfer_s),
     }
+    if step_source == "model":
+        st = step_times(model, prompt_tokens)
+        where = GPU if st.tp == 1 else f"{st.tp} x {GPU}"
+        out["prefill compute"] = f"{fmt_seconds(led.prefill_s)} ({where})"
+        out["TTFT a client sees"] = (
+            f"{fmt_seconds(st.client_ttft_s)} (+ client overhead)"
+        )
+        out["toll / prefill, / client TTFT"] = (
+            f"{fmt_percent(led.ttft_penalty)}, {fmt_percent(led.client_ttft_penalty)}"
+        )
+    else:
+        out["prefill compute"] = f"{fmt_seconds(led.prefill_s)} (the lab's linear rate)"
+        out["TTFT a client sees"] = "not in the lab's example"
+        out["toll / prefill, / client TTFT"] = (
+            f"{fmt_percent(led.ttft_penalty)}, not in the lab's example"
+        )
+    out["worst ITL"] = (
+        f"{fmt_seconds(led.itl_worst_s)} ({v.itl_inflation:.3g}x a clean step)"
+    )
+    out["verdict"] = ("disaggregate: " if v.wins else "stay colocated: ") + v.reason
+    return out
 
 
 @explorable_factory
 def ledgers() -> Explorable:
-    """The chapter's main panel: both ledgers for one prompt, model, link and schedule."""
+    """The chapter's main panel: both ledgers for one prompt, model and link, from either source of step times."""
     return Explorable(
         title="Both ledgers: the interference tax (colocated) and the transfer toll (disaggregated)",
         controls=(
             prompt_slider(PROMPTS, 2048),
             model_control(),
             link_control(),
-            Slider("chunk_ms", "Prefill chunk", (0, 10, 25, 50), 25, fmt="{} ms"),
-            Slider("decode_step_ms", "Decode step", (5, 10, 20), 10, fmt="{} ms"),
+            Dropdown("step_source", "Step times", STEP_SOURCES, "model"),
         ),
         figure_fn=_ledgers_figure,
         readout_fn=_ledgers_readout,
         alt=(
-            "Two bar charts. Left: a clean decode step next to a step that carries a prefill chunk; the chunk adds "
-            "its whole duration to that step's inter-token latency. Right: colocated TTFT (prefill only) next to "
-            "disaggregated TTFT (prefill plus the KV transfer). Slower links and bigger models make the right-hand "
-            f"toll grow; the verdict holds the toll to {fmt_percent(MAX_TTFT_PENALTY)} of prefill."
+            "Two bar charts. Left: a clean decode step of 16 requests next to a step that also carries a "
+            f"{econ.LEDGER_CHUNK_TOKENS}-token prefill chunk; the chunk adds its time to that step's inter-token "
+            "latency. Right: colocated TTFT next to disaggregated TTFT, each stacked from the client overhead, the "
+            "prefill and (disaggregated) the KV transfer. Slower links and bigger models make the right-hand toll "
+            f"grow; the verdict holds the toll to {fmt_percent(MAX_TTFT_PENALTY)} of prefill."
         ),
     )
 
@@ -99,25 +145,15 @@ MAP_LINKS_GBPS = tuple(float(x) for x in np.geomspace(5, 5000, 25))
 MAP_PROMPTS = tuple(int(x) for x in np.unique(np.geomspace(128, 32768, 17).round()))
 
 
-#: The decision map's decode step: the course's clean 10 ms step.
-MAP_DECODE_STEP_MS = course.EXAMPLE_DECODE_STEP_S * 1e3
-
-
 def decision_grid(
-    model: str, kv_dtype: str, chunk_ms: float, max_ttft_penalty: float
+    model: str, kv_dtype: str, chunked: str, max_ttft_penalty: float
 ) -> np.ndarray:
-    """Verdict reasons over MAP_PROMPTS (rows) x MAP_LINKS_GBPS (columns), with 10 ms decode steps."""
+    """Verdict reasons over MAP_PROMPTS (rows) x MAP_LINKS_GBPS (columns), with calibrated step times."""
     return np.array(
         [
             [
                 _verdict(
-                    model,
-                    n,
-                    g,
-                    chunk_ms,
-                    MAP_DECODE_STEP_MS,
-                    kv_dtype,
-                    max_ttft_penalty,
+                    model, n, g, "model", kv_dtype, max_ttft_penalty, chunked == "yes"
                 ).reason
                 for g in MAP_LINKS_GBPS
             ]
@@ -126,7 +162,7 @@ def decision_grid(
     )
 
 
-def _map_figure(model, kv_dtype, chunk_ms, max_ttft_penalty):
+def _map_figure(model, kv_dtype, chunked, max_ttft_penalty):
     links = {
         get_link(i).short: get_link(i).gbps
         for i in ("10gbe", "100gbe", "ib-ndr", "nvlink4")
@@ -134,19 +170,19 @@ def _map_figure(model, kv_dtype, chunk_ms, max_ttft_penalty):
     return viz.decision_map_figure(
         MAP_LINKS_GBPS,
         MAP_PROMPTS,
-        decision_grid(model, kv_dtype, chunk_ms, max_ttft_penalty),
+        decision_grid(model, kv_dtype, chunked, max_ttft_penalty),
         catalog_links=links,
     )
 
 
-def _map_readout(model, kv_dtype, chunk_ms, max_ttft_penalty):
+def _map_readout(model, kv_dtype, chunked, max_ttft_penalty):
     per_token = get_model(model).kv_bytes_per_token(kv_dtype)
     payload = econ.kv_payload_bytes(2048, per_token)
     breakeven = econ.breakeven_link_gbps(
-        payload, _prefill_s(model, 2048), max_ttft_penalty
+        payload, step_times(model, 2048, kv_dtype).prefill_s, max_ttft_penalty
     )
     v = _verdict(
-        model, 2048, breakeven, chunk_ms, MAP_DECODE_STEP_MS, kv_dtype, max_ttft_penalty
+        model, 2048, breakeven, "model", kv_dtype, max_ttft_penalty, chunked == "yes"
     )
     return {
         "KV per token": fmt_bytes(per_token),
@@ -161,13 +197,22 @@ def _map_readout(model, kv_dtype, chunk_ms, max_ttft_penalty):
 def decision_map() -> Explorable:
     """Where the split pays: link speed x prompt length, coloured by verdict."""
     return Explorable(
-        title="The decision map: where does the split pay? (10 ms decode steps)",
+        title=f"The decision map: where does the split pay? (calibrated step times, {GPU}, decode batch "
+        f"{econ.LEDGER_DECODE_BATCH})",
         controls=(
             model_control(),
             Dropdown(
                 "kv_dtype", "KV dtype", (("bf16", "bf16"), ("fp8", "fp8")), "bf16"
             ),
-            Slider("chunk_ms", "Prefill chunk", (0, 25), 25, fmt="{} ms"),
+            Dropdown(
+                "chunked",
+                "Prefill chunks",
+                (
+                    (f"{econ.LEDGER_CHUNK_TOKENS} tokens", "yes"),
+                    ("none (decode only)", "no"),
+                ),
+                "yes",
+            ),
             Slider(
                 "max_ttft_penalty",
                 "TTFT budget",
@@ -180,9 +225,10 @@ def decision_map() -> Explorable:
         readout_fn=_map_readout,
         alt=(
             "A map with link speed across and prompt length up, each cell coloured by the verdict: split pays (blue), "
-            "link too slow (vermillion) or no interference to cure (grey). The boundary between too slow and pays is "
-            "a near-vertical line at the break-even link speed; FP8 KV, a model with fewer KV bytes per token, or a "
-            "looser TTFT budget moves it left, to slower links. With no prefill chunk the whole map is grey."
+            "link too slow (vermillion) or no interference to cure (grey). The boundary between too slow and pays "
+            "sits near the break-even link speed; FP8 KV, a model with fewer KV bytes per token, or a looser TTFT "
+            "budget moves it left, to slower links. Short prompts are grey: their one chunk barely slows a decode "
+            "step. With no prefill chunks the whole map is grey."
         ),
     )
 
@@ -195,6 +241,10 @@ COURSE_PREFILL_TOKENS_PER_S = course.EXAMPLE_PROMPT_TOKENS / course.EXAMPLE_PREF
 def _sweep(model, link_gbps, prefill):
     rate = COURSE_PREFILL_TOKENS_PER_S if prefill == "linear" else None
     return econ.ledger_sweep(model, link_gbps, prefill_tokens_per_s=rate, gpu=GPU)
+
+
+def _steptime_label() -> str:
+    return f"calibrated step model ({GPU})"
 
 
 def _sweep_readout(model, link_gbps, prefill):
@@ -218,8 +268,8 @@ def sweep() -> Explorable:
                 "prefill",
                 "Prefill time",
                 (
-                    ("linear: the seed's 2,048 tokens per 205 ms", "linear"),
-                    (f"step-time model ({GPU})", "steptime"),
+                    ("linear: the lab's 2,048 tokens per 205 ms", "linear"),
+                    (_steptime_label(), "steptime"),
                 ),
                 "linear",
             ),
@@ -231,8 +281,8 @@ def sweep() -> Explorable:
         alt=(
             "Top: prefill time and KV transfer time against prompt length, both on log scales; both rise in "
             "proportion to the prompt. Bottom: the toll as a percentage of prefill. With a linear prefill model the "
-            "ratio is flat; with the step-time model, whose attention cost grows with the square of the prompt, it "
-            "falls slowly for long prompts."
+            "ratio is flat; with the calibrated step model it rises over short prompts, whose prefill is mostly "
+            "fixed costs, then falls slowly for long ones, whose attention grows with the square of the prompt."
         ),
     )
 
@@ -267,14 +317,7 @@ CLASSES = (
 
 
 def _classes(model, link_gbps):
-    return econ.decide_per_class(
-        CLASSES,
-        model,
-        link_gbps,
-        decode_step_s=course.EXAMPLE_DECODE_STEP_S,
-        chunk_s=course.EXAMPLE_CHUNK_S,
-        gpu=GPU,
-    )
+    return econ.decide_per_class(CLASSES, model, link_gbps, gpu=GPU)
 
 
 def _class_figure(model, link_gbps):
@@ -291,7 +334,7 @@ def _class_figure(model, link_gbps):
 def per_class() -> Explorable:
     """The decision per request class, with each class's own TTFT budget."""
     return Explorable(
-        title="Decide per request class, not per cluster (10 ms steps, 25 ms chunks)",
+        title=f"Decide per request class, not per cluster (calibrated step times, {GPU})",
         controls=(model_control(), link_control(default=100.0)),
         figure_fn=_class_figure,
         readout_fn=lambda model, link_gbps: {

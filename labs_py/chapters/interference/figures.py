@@ -16,10 +16,10 @@ from plotly.subplots import make_subplots
 from labs_py.chapters.interference.experiment import TAIL_QS, WATCH_S
 from labs_py.figures.serving import MS, ArmStyle, chunk_label, finish, rounded
 from labs_py.figures.spec import Spec, make_spec
-from labs_py.figures.style import ROLE
+from labs_py.figures.style import OKABE_ITO, ROLE, log_ticks
 from labs_py.sim.interference import InterferenceTrace
 
-__all__ = ["interference_spec", "chunk_trade_spec", "itl_tail_spec"]
+__all__ = ["interference_spec", "chunk_trade_spec", "itl_tail_spec", "validation_spec"]
 
 
 # --------------------------------------------------------------------------- one stream while a prompt arrives
@@ -230,3 +230,119 @@ def itl_tail_spec(arms: Sequence[tuple[str, ArmStyle, np.ndarray]]) -> Spec:
             )
         )
     return make_spec(data, _tail_layout())
+
+
+# --------------------------------------------------------------------------- how far to trust the simulator
+#: (source prefix, set prefix) -> (legend name, colour, symbol, filled)
+_VALIDATION_GROUPS = (
+    (
+        "aiconfigurator",
+        "fitted",
+        "vLLM kernels (aiconfigurator): fitted",
+        OKABE_ITO["grey"],
+        "circle",
+        False,
+    ),
+    (
+        "aiconfigurator",
+        "held out",
+        "vLLM kernels (aiconfigurator): held out",
+        OKABE_ITO["blue"],
+        "circle",
+        True,
+    ),
+    (
+        "DistServe",
+        "fitted",
+        "DistServe's engine: fitted",
+        OKABE_ITO["orange"],
+        "square",
+        False,
+    ),
+    (
+        "DistServe",
+        "held out",
+        "DistServe's engine: held out",
+        OKABE_ITO["orange"],
+        "square",
+        True,
+    ),
+    (
+        "course",
+        "fitted",
+        "course measurements: fitted on",
+        OKABE_ITO["vermillion"],
+        "diamond",
+        False,
+    ),
+    (
+        "course",
+        "check",
+        "course measurements: checks",
+        OKABE_ITO["vermillion"],
+        "diamond",
+        True,
+    ),
+)
+
+
+@lru_cache(maxsize=1)
+def _validation_layout() -> dict:
+    fig = go.Figure()
+    fig.update_xaxes(title_text="measured (ms)", **log_ticks())
+    fig.update_yaxes(title_text="predicted (ms)", **log_ticks())
+    return finish(fig, 560)
+
+
+def validation_spec(checks: Sequence) -> Spec:
+    """Predicted against measured, every step or latency in milliseconds, with the 1:1 line and a +-25% band.
+
+    ``checks`` are :class:`labs_py.steptime.validation.Check` rows; rows not in ms are left out.
+    """
+    rows = [c for c in checks if c.unit == "ms"]
+    lo = min(min(c.measured, c.predicted) for c in rows) / 1.5
+    hi = max(max(c.measured, c.predicted) for c in rows) * 1.5
+    data = [
+        dict(
+            type="scatter",
+            x=[lo, hi],
+            y=[lo, hi],
+            mode="lines",
+            name="prediction = measurement",
+            line=dict(color=OKABE_ITO["black"], width=1),
+            hoverinfo="skip",
+        ),
+        dict(
+            type="scatter",
+            x=[lo, hi, hi, lo],
+            y=[lo * 0.75, hi * 0.75, hi * 1.25, lo * 1.25],
+            fill="toself",
+            mode="lines",
+            line=dict(width=0),
+            fillcolor="rgba(0,0,0,0.07)",
+            name="within 25%",
+            hoverinfo="skip",
+        ),
+    ]
+    for src, split, name, color, symbol, filled in _VALIDATION_GROUPS:
+        g = [c for c in rows if src in c.source and c.set.startswith(split)]
+        if not g:
+            continue
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                name=name,
+                x=[round(c.measured, 4) for c in g],
+                y=[round(c.predicted, 4) for c in g],
+                text=[f"{c.label}: {c.error:+.1%}" for c in g],
+                hovertemplate="%{text}<br>measured %{x:.3g} ms, predicted %{y:.3g} ms<extra></extra>",
+                marker=dict(
+                    color=color if filled else "white",
+                    symbol=symbol,
+                    size=7 if src != "course" else 10,
+                    line=dict(color=color, width=1.5),
+                ),
+            )
+        )
+    return make_spec(data, _validation_layout())

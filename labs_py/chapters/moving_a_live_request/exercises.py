@@ -36,7 +36,10 @@ def blocks_billed_40_8_8() -> int:
 
 
 def ship_breakeven_70b_gbps() -> float:
-    """Llama-3.1-70B, 4,096 tokens of bf16 KV, recomputed on one H100 SXM: the link above which shipping wins, Gb/s."""
+    """Llama-3.1-70B, 4,096 tokens of bf16 KV, recomputed on the fewest H100 SXMs that hold it (two).
+
+    The link above which shipping wins, Gb/s.
+    """
     return ship_breakeven_link_gbps(
         4096, kv_bytes_per_token(LLAMA_70B), recompute_seconds(LLAMA_70B, 4096)
     )
@@ -60,7 +63,8 @@ EXERCISES = Exercises(
     Exercise(
         label="mig-ex-breakeven",
         question=(
-            "Llama-3.1-70B, a request holding 4,096 tokens of bf16 KV, recomputed on one H100 SXM: above which "
+            "Llama-3.1-70B, a request holding 4,096 tokens of bf16 KV, recomputed on the fewest H100 SXMs that "
+            "hold it (two): above which "
             "link speed does shipping the KV beat recomputing it?"
         ),
         answer=ship_breakeven_70b_gbps,

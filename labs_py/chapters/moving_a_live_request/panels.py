@@ -183,14 +183,15 @@ def _recovery_readout(model: str, prompt_tokens: int) -> dict[str, str]:
 def recovery() -> Explorable:
     """Ship or recompute: both recovery strategies priced for a catalog model, against the link speed."""
     return Explorable(
-        title=f"Ship the KV or recompute it? Time until the destination can decode ({GPU} roofline)",
+        title=f"Ship the KV or recompute it? Time until the destination can decode (calibrated step model, {GPU})",
         controls=(model_control(), prompt_slider(RECOVERY_PROMPTS, 2048, "KV to move")),
         figure_fn=_recovery_figure,
         readout_fn=_recovery_readout,
         alt=(
             "Time to get a request's KV onto another engine against the link speed, both on log scales. Shipping "
-            "falls in proportion to the link speed; recomputing is a flat line, the prefill time of the tokens on one "
-            "H100; shipping all but the last token follows the shipping line but never drops below one forward pass. "
+            "falls in proportion to the link speed; recomputing is a flat line, the prefill time of the tokens on the "
+            "fewest H100s that hold the model; shipping all but the last token follows the shipping line but never "
+            "drops below one forward pass. "
             "The lines cross at the break-even link speed, marked: faster links ship, slower ones recompute. Bigger "
             "models do more arithmetic per byte of KV, so their break-even sits at slower links."
         ),

@@ -3,38 +3,39 @@
 from __future__ import annotations
 
 from labs_py.book.exercises import Exercise, Exercises
-from labs_py.defaults import DEFAULT_ENGINE, LLAMA_8B
-from labs_py.models import get_model
+from labs_py.defaults import LLAMA_8B
 from labs_py.sim import Colocated, max_throughput_rps
-from labs_py.sim.fleets import engine_with_allreduce
 from labs_py.sim.scenarios import CHAT
-from labs_py.steptime import engine_profile, step_coefficients
+from labs_py.steptime import step_coefficients
 
 __all__ = [
     "EXERCISES",
     "check",
     "allreduce_ms_per_step",
-    "free_allreduce_speedup",
+    "tp2_decode_speedup",
     "tp2_throughput_share",
 ]
 
+#: The decode step the exercises price: 16 requests with 512 tokens of KV each.
+BATCH, CONTEXT = 16, 512
+
 
 def allreduce_ms_per_step() -> float:
-    """Llama-3.1-8B at TP=2: the fixed all-reduce latency of every step, ms (two all-reduces per layer)."""
+    """Llama-3.1-8B at TP=2 on H100 SXMs: the all-reduce part of a decode step of 16 x 512, ms."""
+    co = step_coefficients(LLAMA_8B, tp=2)
     return (
-        2
-        * get_model(LLAMA_8B).num_hidden_layers
-        * engine_profile(DEFAULT_ENGINE).allreduce_latency_s
+        co.parts(decode_requests=BATCH, decode_context_tokens=BATCH * CONTEXT)[
+            "allreduce"
+        ]
         * 1e3
     )
 
 
-def free_allreduce_speedup() -> float:
-    """A TP=1 decode step over a TP=2 one whose all-reduces cost only their bytes (batch 16, 512 tokens each)."""
-    free = engine_with_allreduce(DEFAULT_ENGINE, 0.0)
-    return step_coefficients(LLAMA_8B).decode_seconds(16, 512) / step_coefficients(
-        LLAMA_8B, tp=2, engine=free
-    ).decode_seconds(16, 512)
+def tp2_decode_speedup() -> float:
+    """A TP=1 decode step of 16 x 512 over a TP=2 one (Llama-3.1-8B, H100 SXM)."""
+    return step_coefficients(LLAMA_8B, tp=1).decode_seconds(
+        BATCH, CONTEXT
+    ) / step_coefficients(LLAMA_8B, tp=2).decode_seconds(BATCH, CONTEXT)
 
 
 def tp2_throughput_share() -> float:
@@ -48,30 +49,29 @@ EXERCISES = Exercises(
     Exercise(
         label="two-gpu-ex-allreduce",
         question=(
-            "Llama-3.1-8B at TP=2 under the default engine profile: how many milliseconds of every step are the "
-            "fixed latencies of its all-reduces?"
+            "Llama-3.1-8B at TP=2 on two H100 SXMs: how many milliseconds of a decode step (16 requests, 512 "
+            "tokens of KV each) are its all-reduces?"
         ),
         answer=allreduce_ms_per_step,
         unit="ms",
         rel_tol=0.01,
-        hint="Two all-reduces per layer, each allreduce_latency_s.",
+        hint="step_coefficients(..., tp=2).parts(decode_requests=16, decode_context_tokens=16 * 512)",
     ),
     Exercise(
         label="two-gpu-ex-speedup",
         question=(
-            "If all-reduces cost only their bytes (no fixed latency), how many times faster is a TP=2 decode "
-            "step than a TP=1 step, at batch 16 with 512 tokens of context each?"
+            "How many times faster is a TP=2 decode step than a TP=1 step, at batch 16 with 512 tokens of "
+            "context each?"
         ),
-        answer=free_allreduce_speedup,
+        answer=tp2_decode_speedup,
         unit="(ratio)",
         rel_tol=0.01,
-        hint="decode_seconds(16, 512) of both; engine=FREE for TP=2.",
+        hint="decode_seconds(16, 512) of both.",
     ),
     Exercise(
         label="two-gpu-ex-throughput",
         question=(
-            "With the fitted all-reduce latency, what fraction of two colocated replicas' throughput does one "
-            "TP=2 engine reach on the chat workload?"
+            "What fraction of two colocated replicas' throughput does one TP=2 engine reach on the chat workload?"
         ),
         answer=tp2_throughput_share,
         unit="(fraction)",

@@ -1,14 +1,13 @@
 """What the chapter "Two GPUs" simulates: two GPUs three ways (1P1D, one TP=2 engine, two replicas).
 
-The TP=2 arm takes an all-reduce what-if: its engine's fitted all-reduce latency scaled by
-a factor (:func:`labs_py.sim.fleets.engine_with_allreduce`).
+The disaggregated arm takes per-phase parallelism as a control: its prefill engine and its
+decode engine may each run at their own TP degree (``prefill_tp``, ``decode_tp``), which
+spends a third GPU; goodput per GPU keeps the comparison fair.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from labs_py.core.validate import fraction, positive_float
+from labs_py.core.validate import one_of, positive_float
 from labs_py.defaults import DEFAULT_MODEL
 from labs_py.sim.curves import (
     Curve,
@@ -18,19 +17,29 @@ from labs_py.sim.curves import (
     rate_grid,
     slo_from_ms,
 )
-from labs_py.sim.fleets import Colocated, Disaggregated, Fleet, engine_with_allreduce
+from labs_py.sim.fleets import Colocated, Disaggregated, Fleet
 from labs_py.sim.goodput import SLO
 
-__all__ = ["SHARED_LOAD", "two_gpu_fleets", "arms", "numbers"]
+__all__ = ["SHARED_LOAD", "SPLITS", "two_gpu_fleets", "arms", "numbers"]
 
-#: The rate at which the two-GPU figure compares latencies: this fraction of two colocated replicas' capacity.
+#: The rate at which the figure compares latencies: this fraction of two colocated replicas' capacity.
 SHARED_LOAD = 0.4
+#: The disaggregated arm's parallelism per phase, as ``"prefill_tp/decode_tp"``.
+SPLITS = ("1/1", "2/1", "1/2")
 
 
-def two_gpu_fleets(link_gbps: float) -> list[Fleet]:
-    """Two GPUs three ways: 1P1D over ``link_gbps``, one TP=2 engine, two independent replicas (both chunk 512)."""
+def two_gpu_fleets(link_gbps: float, split: str = "1/1") -> list[Fleet]:
+    """1P1D over ``link_gbps`` (each phase at the TP of ``split``), one TP=2 engine, two replicas (chunk 512)."""
+    one_of("split", split, SPLITS, "prefill_tp/decode_tp of the disaggregated arm")
+    p_tp, d_tp = (int(x) for x in split.split("/"))
     return [
-        Disaggregated(1, 1, positive_float("link_gbps", link_gbps, "Gb/s")),
+        Disaggregated(
+            1,
+            1,
+            positive_float("link_gbps", link_gbps, "Gb/s"),
+            prefill_tp=p_tp,
+            decode_tp=d_tp,
+        ),
         Colocated(1, tp=2, chunk_tokens=512),
         Colocated(2, chunk_tokens=512),
     ]
@@ -38,46 +47,39 @@ def two_gpu_fleets(link_gbps: float) -> list[Fleet]:
 
 def arms(
     ttft_slo_ms: float = 400,
-    decode_slo_ms: float = 15,
+    decode_slo_ms: float = 9,
     decode_metric: str = "tpot",
     prompt_tokens: int = 1024,
     output_tokens: int = 128,
     link_gbps: float = 200,
     model: str = DEFAULT_MODEL,
-    allreduce: float = 1.0,
+    split: str = "1/1",
 ) -> tuple[list[tuple[Fleet, Curve, dict]], SLO, float]:
-    """Per arm: the fleet, its attainment curve and its latencies at a shared rate; the SLO; that rate.
-
-    ``allreduce`` scales the TP=2 engine's fitted all-reduce latency (1.0: as fitted; 0: free, an
-    upper bound for TP=2).
-    """
+    """Per arm: the fleet, its attainment curve and its latencies at a shared rate; the SLO; that rate."""
     sc = figure_scenario(prompt_tokens, output_tokens, model)
     slo = slo_from_ms(ttft_slo_ms, decode_slo_ms, decode_metric)
     grid = rate_grid(sc, 2)
     rate = float(
         grid[0] / 0.05 * SHARED_LOAD
     )  # the grid starts at 5% of the replicas' capacity
-    tp_sc = replace(
-        sc, engine=engine_with_allreduce(sc.engine, fraction("allreduce", allreduce))
-    )
-    out = []
-    for f in two_gpu_fleets(link_gbps):
-        s = tp_sc if isinstance(f, Colocated) and f.tp > 1 else sc
-        out.append((f, cached_curve(f, s, grid, slo), latencies(f, s, rate)))
+    out = [
+        (f, cached_curve(f, sc, grid, slo), latencies(f, sc, rate))
+        for f in two_gpu_fleets(link_gbps, split)
+    ]
     return out, slo, rate
 
 
 def numbers(
     ttft_slo_ms: float = 400,
-    decode_slo_ms: float = 15,
+    decode_slo_ms: float = 9,
     decode_metric: str = "tpot",
     prompt_tokens: int = 1024,
     output_tokens: int = 128,
     link_gbps: float = 200,
     model: str = DEFAULT_MODEL,
-    allreduce: float = 1.0,
+    split: str = "1/1",
 ) -> dict[str, dict[str, float]]:
-    """Per arm (1P1D, TP=2, 2x colocated): goodput, throughput, and TTFT/ITL p50 and p99 at a shared rate.
+    """Per arm: goodput, throughput, both per GPU, and TTFT/ITL p50 and p99 at a shared rate.
 
     The shared rate is ``SHARED_LOAD`` (40%) of two colocated replicas' capacity: loaded, but stable for all three.
     """
@@ -89,14 +91,16 @@ def numbers(
         output_tokens,
         link_gbps,
         model,
-        allreduce,
+        split,
     )
     return {
         c.label: {
+            "gpus": f.gpus,
             "goodput_rps": c.goodput_rps,
             "throughput_rps": c.throughput_rps,
+            "goodput_per_gpu": c.goodput_rps / f.gpus,
             "rate_per_s": rate,
             **lat,
         }
-        for _, c, lat in out
+        for f, c, lat in out
     }

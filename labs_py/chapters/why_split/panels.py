@@ -52,6 +52,7 @@ def _roofline_readout(gpu, model, batch, prompt_tokens):
     dec = decode_on_roofline(model, gpu, batch, DECODE_CONTEXT_TOKENS)
     return {
         "ridge": f"{g.ridge_flops_per_byte:.0f} FLOP/byte",
+        "GPUs that hold the model": f"{pre.tp} x {g.id}",
         "prefill": f"{pre.intensity_flops_per_byte:.3g} FLOP/byte, "
         f"{_bound(pre.intensity_flops_per_byte, g.ridge_flops_per_byte)}, "
         f"{fmt_seconds(pre.seconds)}",
@@ -75,7 +76,7 @@ def roofline() -> Explorable:
                 tuple((g.name.replace("NVIDIA ", ""), g.id) for g in all_gpus()),
                 H100_SXM,
             ),
-            model_control(),
+            model_control(gpus=tuple(g.id for g in all_gpus())),
             Slider(
                 "batch", "Decode batch", (1, 8, 32, 128, 512), 32, fmt="{} requests"
             ),
