@@ -200,7 +200,7 @@ def disagg_ttft_penalty(transfer_s: float, prefill_s: float) -> float:
     0.05 means TTFT grows by 5% over colocated prefill; above 1.0 the KV takes
     longer to move than it took to compute.
 
-    Taught in: no chapter calls it directly; it works behind disaggregation_trade.
+    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair.
     """
     transfer = non_negative_float("transfer_s", transfer_s, "seconds")
     prefill = positive_float("prefill_s", prefill_s, "seconds")

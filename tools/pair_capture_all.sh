@@ -21,7 +21,7 @@ fi
 T0=$SECONDS
 step=0
 FROM=${PAIR_FROM_STEP:-1}
-run() { step=$((step + 1)); [[ $step -lt $FROM ]] && return 0; echo "[pair-capture-all $((SECONDS - T0))s] ($step/17) $*"; $PY -m labs_py.pair "$@"; }
+run() { step=$((step + 1)); [[ $step -lt $FROM ]] && return 0; echo "[pair-capture-all $((SECONDS - T0))s] ($step/20) $*"; $PY -m labs_py.pair "$@"; }
 run capture single-1core rate
 run capture single-2core rate
 run capture pair-1each rate
@@ -39,4 +39,8 @@ run drill forget-kv-params
 run drill mismatch
 run capture single-1core-unconfined mixed
 run capture pair-1each-unconfined mixed
+# the pair across a real link: network namespaces, a veth shaped with tc (root, ip, tc; nft for the drop drill)
+run capture pair-netns link-sweep
+run drill link-down
+run drill link-drop
 echo "[pair-capture-all] done in $((SECONDS - T0)) s"

@@ -60,7 +60,17 @@ from labs_py.captures import timing
 #: The format's name, as every capture records it (kept from when the module lived in labs_py.pair).
 SCHEMA = "labs_py.pair.capture"
 VERSION = 1
-KINDS = ("single", "pair", "sweep", "mixed", "drill", "smoke", "bench-crosscheck")
+KINDS = (
+    "single",
+    "pair",
+    "sweep",
+    "mixed",
+    "drill",
+    "smoke",
+    "bench-crosscheck",
+    "link-sweep",
+    "endpoint",
+)
 REQUIRED = (
     "schema",
     "version",
@@ -87,12 +97,16 @@ REQUEST_FIELDS = (
     "status",
 )
 CAPTURE_DIR = Path(__file__).resolve().parents[2] / "captures" / "pair"
+#: Captures of OpenAI-compatible deployments (``python -m labs_py.pair capture-endpoint``).
+ENDPOINT_DIR = CAPTURE_DIR.parent / "endpoint"
+#: A path to an endpoint capture of your own deployment: the real-pair chapter renders it instead of the book's.
+ENV_ENDPOINT_CAPTURE = "LABS_PY_ENDPOINT_CAPTURE"
 
 
 class CaptureError(ValueError):
     """A capture file does not follow the schema, or was edited by hand.
 
-    Taught in: no chapter calls it directly; it works behind real_pair.
+    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair.
     """
 
 
@@ -108,7 +122,7 @@ def _canonical(d: dict) -> bytes:
 def digest(capture: dict) -> str:
     """The SHA-256 of a capture's canonical JSON, without its own ``sha256`` field: the seal.
 
-    Taught in: no chapter calls it directly; it works behind real_pair.
+    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair.
     """
     return hashlib.sha256(_canonical(capture)).hexdigest()
 
@@ -116,7 +130,7 @@ def digest(capture: dict) -> str:
 def validate_capture(c: dict) -> dict:
     """Raise :class:`CaptureError` naming the first field that breaks the schema; return ``c``.
 
-    Taught in: no chapter calls it directly; it works behind real_pair.
+    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair.
     """
     if not isinstance(c, dict):
         raise CaptureError(f"a capture is a JSON object; got {type(c).__name__}")
@@ -274,7 +288,7 @@ def write_capture(capture: dict, path: str | Path) -> Path:
 def load_capture(path: str | Path) -> dict:
     """Read and validate one capture (refuses unknown versions and hand edits).
 
-    Taught in: no chapter calls it directly; it works behind real_pair.
+    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair.
     """
     p = Path(path)
     try:
@@ -294,7 +308,7 @@ def load_capture(path: str | Path) -> dict:
 def load_all(directory: str | Path = CAPTURE_DIR) -> dict[str, dict]:
     """Every capture in ``directory``, keyed by its ``label``.
 
-    Taught in: no chapter calls it directly; it works behind real_pair.
+    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair.
     """
     out = {}
     for p in sorted(Path(directory).glob("*.json")):
@@ -307,7 +321,7 @@ def load_all(directory: str | Path = CAPTURE_DIR) -> dict[str, dict]:
 def committed() -> dict[str, dict]:
     """Every capture committed under ``captures/pair/``, validated and seal-checked, keyed by label (cached).
 
-    Taught in: real_pair.
+    Taught in: disaggregation_trade, real_pair.
     """
     return load_all()
 
@@ -330,3 +344,20 @@ def headline(c: dict, group: str = "all") -> dict:
         for q in ("p50", "p99"):
             out[f"{m[:-3]}_{q}_ms"] = s[m][q] if s.get(m) else None
     return out
+
+
+def endpoint_capture(default: str = "pair-netns__sweep") -> dict:
+    """The endpoint capture the real-pair chapter renders: ``$LABS_PY_ENDPOINT_CAPTURE`` (a path) or the book's own.
+
+    Set the variable before starting Jupyter (or building the book) to see your deployment's figures:
+    ``LABS_PY_ENDPOINT_CAPTURE=captures/endpoint/my-deployment__sweep.json``.
+
+    Taught in: real_pair.
+    """
+    path = os.environ.get(ENV_ENDPOINT_CAPTURE) or str(ENDPOINT_DIR / f"{default}.json")
+    c = load_capture(path)
+    if c["kind"] != "endpoint":
+        raise CaptureError(
+            f"{path} is a {c['kind']!r} capture, not an endpoint capture"
+        )
+    return c

@@ -93,8 +93,18 @@ def pair_counters(text: str) -> dict:
             "nixl_descriptors": _sum(s, "vllm:nixl_num_descriptors_sum"),
             "nixl_failed_transfers": _sum(s, "vllm:nixl_num_failed_transfers_total"),
             "nixl_kv_expired_reqs": _sum(s, "vllm:nixl_num_kv_expired_reqs_total"),
+            "nixl_notifications_after_expiry": _sum(
+                s, "vllm:nixl_num_notifications_after_expiry_total"
+            ),
             "kv_cache_usage_perc": _sum(s, "vllm:kv_cache_usage_perc"),
             "num_requests_running": _sum(s, "vllm:num_requests_running"),
+            # per-request phases the engine timed itself (sums of its histograms, and how many)
+            "queue_time_s": _sum(s, "vllm:request_queue_time_seconds_sum"),
+            "queue_time_count": _sum(s, "vllm:request_queue_time_seconds_count"),
+            "prefill_time_s": _sum(s, "vllm:request_prefill_time_seconds_sum"),
+            "prefill_time_count": _sum(s, "vllm:request_prefill_time_seconds_count"),
+            "ttft_s": _sum(s, "vllm:time_to_first_token_seconds_sum"),
+            "ttft_count": _sum(s, "vllm:time_to_first_token_seconds_count"),
         }
     )
     return out

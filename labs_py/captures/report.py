@@ -10,7 +10,11 @@
 * :func:`link_speed`: bytes moved over the time NIXL spent moving them; the
   measured loopback "link", in GB/s and in Gb/s (1 Gb = 1e9 bits, as the book uses).
 
-``python -m labs_py.pair report`` prints them all. Light: numpy and the capture reader.
+* the link sweep (:mod:`labs_py.captures.link`): ``link_sweep``, one row per link rate and
+  prompt length, with the wire measured and predicted, and the three verdicts measured.
+
+``python -m labs_py.pair report`` prints them all (``--json`` as JSON). Light: numpy and the
+capture reader.
 """
 
 from __future__ import annotations
@@ -164,6 +168,15 @@ def headline_figures(captures: dict[str, dict] | None = None) -> dict:
                 caps[single], caps["pair-1each__sweep"]
             )
     for label, c in caps.items():
+        if c["kind"] == "link-sweep":
+            from labs_py.captures import link
+
+            out["link_sweep"] = link.sweep_rows(c)
+            out["ucx_ceiling_gbps"] = link.ucx_ceiling_gbps(c)
+            out["link_sweep_mixed"] = link.mixed_rows(c)
+            if "single-1core__mixed" in caps:
+                out["verdicts_measured"] = link.verdicts(c, caps["single-1core__mixed"])
+            continue
         if label.startswith("pair-") and c["kind"] != "drill":
             try:
                 out[f"payload:{label}"] = payload_check(c)
@@ -186,3 +199,43 @@ def instance_commands(c: dict) -> list[tuple[str, tuple[int, ...], str]]:
         argv = re.sub(r"\S*/\.pair/", "<repo>/.pair/", " ".join(inst["argv"][2:]))
         out.append((inst["name"], tuple(inst["cores"]), argv))
     return out
+
+
+def format_link_sweep(rows: list[dict]) -> str:
+    """The link sweep as a text table: one line per (link rate, prompt), wire measured vs predicted (80 columns).
+
+    Taught in: real_pair.
+    """
+    head = (
+        f"{'link':>9} {'prompt':>6} {'KV MiB':>6} {'wire':>7} {'priced':>7} {'resid':>6} {'prefill':>7} "
+        f"{'toll/pf':>7} {'fixed':>6} {'TTFT':>7}"
+    )
+    lines = [
+        head,
+        f"{'':>9} {'tokens':>6} {'':>6} {'ms':>7} {'ms':>7} {'':>6} {'ms':>7} {'':>7} {'ms':>6} {'ms':>7}",
+    ]
+    for r in rows:
+        link = "unshaped" if r["link_gbps"] is None else f"{r['link_gbps']:g} Gb/s"
+        pred = (
+            "-" if r["wire_ms_predicted"] is None else f"{r['wire_ms_predicted']:.1f}"
+        )
+        res = "-" if r["wire_residual"] is None else f"{r['wire_residual']:+.0%}"
+        lines.append(
+            f"{link:>9} {r['prompt_tokens']:>6} {r['kv_bytes'] / 2**20:>6.2f} {r['wire_ms_measured']:>7.1f} "
+            f"{pred:>7} {res:>6} {r['prefill_ms']:>7.1f} {r['ttft_penalty']:>7.1%} "
+            f"{r['fixed_overhead_ms']:>6.1f} {r['ttft_ms']:>7.1f}"
+        )
+    return "\n".join(lines)
+
+
+def endpoint_points(c: dict) -> dict[str, list[float]]:
+    """An endpoint capture's ok requests: the prompt length the server reported, and each TTFT (ms).
+
+    Taught in: real_pair.
+    """
+    ok = [r for r in c["requests"] if r["status"] == "ok" and r["token_times_s"]]
+    return {
+        "prompt_tokens": [r["prompt_tokens"] for r in ok],
+        "ttft_ms": [r["token_times_s"][0] * 1e3 for r in ok],
+        "requested": [r.get("requested_prompt_tokens", r["prompt_tokens"]) for r in ok],
+    }

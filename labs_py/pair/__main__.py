@@ -6,11 +6,15 @@ Run it with the pair environment's interpreter (``.venv-pair/bin/python``;
 ``build-model [--seed N] [--force]``
     Build the tiny random-weight Qwen2 model and tokenizer under ``.pair/models/``.
 ``up single|pair [--topology NAME] [--backend cpu|gpu]``
-    Start instances (and the proxy for ``pair``) in the background; ``down`` stops them.
+    Start instances (and the proxy for ``pair``) in the background; ``down`` stops them
+    (``--topology pair-netns``: in network namespaces, which ``down`` removes too).
 ``down [NAME ...]`` / ``status``
     Stop what ``up`` started (by recorded PIDs) / list it.
 ``capture TOPOLOGY WORKLOAD``
-    Run a workload and write ``captures/pair/TOPOLOGY__WORKLOAD.json``.
+    Run a workload and write ``captures/pair/TOPOLOGY__WORKLOAD.json`` (``capture pair-netns
+    link-sweep``: the pair across a shaped link, TTFT term by term).
+``capture-endpoint URL WORKLOAD [--metrics URL ...] [--api-key KEY] [--tokenizer FILE] [--name NAME]``
+    Run the book's workloads against any OpenAI-compatible deployment and write a capture.
 ``drill NAME|all``
     Run a failure drill and write its capture.
 ``bench-crosscheck``
@@ -19,8 +23,10 @@ Run it with the pair environment's interpreter (``.venv-pair/bin/python``;
     The real pair smoke test (token identity + metrics proof + clean stop).
 ``preflight [--backend cpu|gpu]``
     Can this machine run the pair? Prints what was checked, or ``SKIPPED:`` and why.
-``report``
-    Headline figures from the committed captures (works in the light environment).
+``report [--json]``
+    Headline figures from the committed captures (works in the light environment); the
+    link sweep as a table (``--json``: everything as JSON, ``link_sweep`` one row per
+    link rate and prompt length).
 """
 
 from __future__ import annotations
@@ -67,11 +73,44 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("topology")
     c.add_argument("workload")
     c.add_argument("--seed", type=int, default=0)
+    ce = sub.add_parser(
+        "capture-endpoint", help="measure any OpenAI-compatible P/D deployment"
+    )
+    ce.add_argument("url", help="the deployment's base URL, e.g. http://gateway:8000")
+    ce.add_argument("workload", help="sweep, mixed or smoke")
+    ce.add_argument(
+        "--model", default=None, help="model name (default: the first of /v1/models)"
+    )
+    ce.add_argument(
+        "--metrics",
+        action="append",
+        default=[],
+        help="a Prometheus /metrics URL (repeatable)",
+    )
+    ce.add_argument(
+        "--api-key",
+        default=None,
+        help="sent as a bearer token; never written to the capture",
+    )
+    ce.add_argument(
+        "--tokenizer",
+        default=None,
+        help="the target's tokenizer.json (needs `tokenizers`)",
+    )
+    ce.add_argument("--name", default="my-deployment", help="names the capture file")
+    ce.add_argument(
+        "--out", default=None, help="directory (default: captures/endpoint/)"
+    )
     dr = sub.add_parser("drill")
     dr.add_argument("name")
     sub.add_parser("bench-crosscheck")
     sub.add_parser("smoke")
-    sub.add_parser("report")
+    rp = sub.add_parser("report")
+    rp.add_argument(
+        "--json",
+        action="store_true",
+        help="every figure as JSON (link_sweep: one row per rate x prompt)",
+    )
     pf = sub.add_parser("preflight")
     pf.add_argument("--backend", choices=("cpu", "gpu"), default="cpu")
     a = ap.parse_args(argv)
@@ -94,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
 
         stopped = launch.stop_recorded(a.names or None)
         print(f"[pair] stopped: {', '.join(stopped) or 'nothing was running'}")
+        if not a.names:
+            from labs_py.pair import netns
+
+            if netns.unavailable_reason() is None and any(netns.ours().values()):
+                print(
+                    f"[pair] removed the namespaces and links: {netns.Network().down()}"
+                )
         return 0
     if a.cmd == "status":
         from labs_py.pair import launch
@@ -108,12 +154,43 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"[pair] wrote {runs.capture(a.topology, a.workload, a.seed)}")
         return 0
-    if a.cmd == "drill":
-        from labs_py.pair import drills
+    if a.cmd == "capture-endpoint":
+        from pathlib import Path
 
-        names = list(drills.DRILLS) if a.name == "all" else [a.name]
-        for n in names:
-            print(f"[pair] wrote {drills.run_drill(n)}")
+        from labs_py.pair import endpoint
+
+        path = endpoint.capture_endpoint(
+            a.url,
+            a.workload,
+            name=a.name,
+            model=a.model,
+            metrics_urls=a.metrics,
+            api_key=a.api_key,
+            tokenizer=a.tokenizer,
+            out_dir=Path(a.out) if a.out else None,
+        )
+        print(f"[pair] wrote {path}")
+        return 0
+    if a.cmd == "drill":
+        from labs_py.pair import drills, linkdrills, netns
+        from labs_py.pair.config import MEASURE_NICENESS, apply_niceness
+
+        every = {**drills.DRILLS, **linkdrills.LINK_DRILLS}
+        if a.name != "all" and a.name not in every:
+            print(
+                f"[pair] unknown drill {a.name!r}; expected one of {sorted(every)} or 'all'",
+                file=sys.stderr,
+            )
+            return 2
+        for n in list(every) if a.name == "all" else [a.name]:
+            if n in linkdrills.LINK_DRILLS:
+                if netns.unavailable_reason():
+                    print(f"[pair] drill {n} SKIPPED: {netns.unavailable_reason()}")
+                    continue
+                apply_niceness(MEASURE_NICENESS)
+                print(f"[pair] wrote {linkdrills.LINK_DRILLS[n]()}")
+            else:
+                print(f"[pair] wrote {drills.run_drill(n)}")
         return 0
     if a.cmd == "bench-crosscheck":
         from labs_py.pair import crosscheck
@@ -123,9 +200,17 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "report":
         import json
 
-        from labs_py.captures.report import headline_figures
+        from labs_py.captures.report import format_link_sweep, headline_figures
 
-        print(json.dumps(headline_figures(), indent=1, default=str))
+        figs = headline_figures()
+        if a.json:
+            print(json.dumps(figs, indent=1, default=str))
+        else:
+            if "link_sweep" in figs:
+                print(format_link_sweep(figs["link_sweep"]))
+                print()
+            rest = {k: v for k, v in figs.items() if k not in ("link_sweep",)}
+            print(json.dumps(rest, indent=1, default=str))
         return 0
     if a.cmd == "preflight":
         from labs_py.pair.config import PairConfig, backend_unavailable_reason
@@ -172,8 +257,21 @@ def _up(a) -> int:
         if a.mode == "single"
         else pair_specs(cfg, a.python)
     )
+    net = None
+    if cfg.network == "netns" and a.mode == "pair":
+        from labs_py.pair import netns
+
+        net = netns.Network().up()  # `python -m labs_py.pair down` removes it
     procs = [
-        launch.start(s.name, list(s.argv), s.port, s.env, cpus=s.affinity())
+        launch.start(
+            s.name,
+            list(s.argv),
+            s.port,
+            s.env,
+            cpus=s.affinity(),
+            host=s.host,
+            netns=s.netns,
+        )
         for s in specs
     ]
     if a.mode == "pair":
@@ -194,6 +292,8 @@ def _up(a) -> int:
                 launch.stop(p)
             except launch.LaunchError as e:
                 print(e, file=sys.stderr)
+        if net is not None:
+            net.down()
         raise
     target = cfg.proxy_url() if a.mode == "pair" else cfg.url("single")
     print(

@@ -45,13 +45,13 @@ from labs_py.core import validate
 
 BACKENDS = ("cpu", "gpu")
 ROLES = ("single", "producer", "consumer")
+#: Where the pair's processes talk: all on loopback, or prefill and decode in their own network
+#: namespaces with a real (shapeable) link between them (:mod:`labs_py.pair.netns`).
+NETWORKS = ("loopback", "netns")
 #: vLLM's KV roles for the two sides of a disaggregated pair.
 KV_ROLE = {"producer": "kv_producer", "consumer": "kv_consumer"}
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Runtime state of the pair (models, logs, caches, pid files); gitignored.
-STATE_DIR = REPO_ROOT / ".pair"
-PAIR_VENV = REPO_ROOT / ".venv-pair"
+from labs_py.pair.paths import PAIR_VENV, REPO_ROOT, STATE_DIR  # noqa: E402 (re-exported)
 
 
 def pair_python() -> Path:
@@ -92,7 +92,10 @@ class PairConfig:
     """Everything both sides of the pair must agree on, plus where each process lives.
 
     Units are in the names: ``_tokens``, ``_gib``, ``_s``. Ports are TCP ports on
-    ``host``, which is loopback: nothing here listens on another interface.
+    ``host``, which is loopback: nothing here listens on another interface, with one
+    exception: with ``network="netns"`` the prefill and decode instances listen on the
+    private addresses of the namespaces :mod:`labs_py.pair.netns` creates (and only
+    there), and their KV crosses the veth link between them.
 
     Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
@@ -148,8 +151,19 @@ class PairConfig:
     # proxy): prefill leg 850-930 ms with vLLM's choice, 265 ms kept on core 0 (docs/runbook.md).
     nixl_reserve_own_cores: bool = True
     extra_kv_config: dict = field(default_factory=dict)
+    network: str = "loopback"  # or "netns": see labs_py.pair.netns
 
     def __post_init__(self) -> None:
+        validate.one_of("network", self.network, NETWORKS, "network")
+        if self.network == "netns" and (
+            self.n_prefill,
+            self.n_decode,
+            self.backend,
+        ) != (1, 1, "cpu"):
+            raise ValueError(
+                "network='netns' runs one prefill and one decode instance on the CPU backend; got "
+                f"n_prefill={self.n_prefill}, n_decode={self.n_decode}, backend={self.backend!r}"
+            )
         validate.one_of("backend", self.backend, BACKENDS, "backend")
         validate.one_of(
             "dtype", self.dtype, ("float32", "bfloat16", "float16"), "dtype"
@@ -224,8 +238,32 @@ class PairConfig:
         base = self.prefill_base_port if role == "producer" else self.decode_base_port
         return base + index
 
+    def api_host(self, role: str) -> str:
+        """The address ``role``'s HTTP server listens on: loopback, or its namespace's API address."""
+        if self.network == "netns" and role != "single":
+            from labs_py.pair.netns import ENDPOINTS
+
+            return ENDPOINTS[role].api_host
+        return self.host
+
+    def kv_host(self, role: str) -> str:
+        """The address NIXL's side channel advertises (``VLLM_HOST_IP``): loopback, or the KV link's."""
+        if self.network == "netns" and role != "single":
+            from labs_py.pair.netns import ENDPOINTS
+
+            return ENDPOINTS[role].kv_host
+        return self.host
+
+    def netns(self, role: str) -> str | None:
+        """The network namespace ``role`` runs in, or ``None`` (the machine's own)."""
+        if self.network == "netns" and role != "single":
+            from labs_py.pair.netns import ENDPOINTS
+
+            return ENDPOINTS[role].netns
+        return None
+
     def url(self, role: str, index: int = 0) -> str:
-        return f"http://{self.host}:{self.port(role, index)}"
+        return f"http://{self.api_host(role)}:{self.port(role, index)}"
 
     def prefill_urls(self) -> list[str]:
         return [self.url("producer", i) for i in range(self.n_prefill)]
@@ -277,6 +315,10 @@ class InstanceSpec:
     argv: tuple[str, ...]
     env: dict
     cores: tuple[int, ...]
+    host: str = "127.0.0.1"  # where its HTTP server listens
+    netns: str | None = (
+        None  # the network namespace it runs in (None: the machine's own)
+    )
 
     def affinity(self) -> tuple[int, ...] | None:
         """Cores the whole instance is confined to, or ``None`` (GPU path, or not confined)."""
@@ -291,6 +333,8 @@ class InstanceSpec:
             "argv": list(self.argv),
             "env": dict(self.env),
             "cores": list(self.cores),
+            "host": self.host,
+            "netns": self.netns,
         }
 
 
@@ -388,7 +432,7 @@ def instance_spec(
         "serve",
         cfg.model_dir,
         "--host",
-        cfg.host,
+        cfg.api_host(role),
         "--port",
         str(port),
         "--served-model-name",
@@ -419,6 +463,14 @@ def instance_spec(
     cores = cfg.cores(role, index)
     if role != "single":
         env["VLLM_NIXL_SIDE_CHANNEL_PORT"] = str(cfg.side_channel_port(role, index))
+        env["VLLM_HOST_IP"] = env["VLLM_NIXL_SIDE_CHANNEL_HOST"] = cfg.kv_host(role)
+    if cfg.netns(role) is not None:
+        from labs_py.pair.netns import ENDPOINTS
+
+        # the KV must cross the veth: UCX's TCP transport on the KV device, never shared memory
+        # (with UCX_TLS unset, UCX finds the other process on this machine and uses shared memory)
+        env["UCX_NET_DEVICES"] = ENDPOINTS[role].kv_device
+        env["UCX_TLS"] = "tcp"
     if cfg.backend == "cpu":
         env["VLLM_CPU_OMP_THREADS_BIND"] = _cores_arg(cores)
         env["LABS_PAIR_CONFINE"] = "1" if cfg.confine_instances else "0"
@@ -431,7 +483,15 @@ def instance_spec(
         argv += ["--gpu-memory-utilization", f"{share:.3f}"]
         cores = (gpu,)
     return InstanceSpec(
-        instance_name(role, index), role, index, port, tuple(argv), env, tuple(cores)
+        instance_name(role, index),
+        role,
+        index,
+        port,
+        tuple(argv),
+        env,
+        tuple(cores),
+        host=cfg.api_host(role),
+        netns=cfg.netns(role),
     )
 
 

@@ -1,4 +1,5 @@
-"""Four failure drills on the real pair, each scripted, run and captured.
+"""Failure drills on the real pair, each scripted, run and captured (two more, on the KV link, are in
+:mod:`labs_py.pair.linkdrills`: ``link-down`` and ``link-drop``).
 
 ``kill-decode``
     SIGKILL the decode instance while two streams are running. The clients get

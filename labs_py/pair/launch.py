@@ -58,14 +58,18 @@ class Process:
     pid: int
     port: int
     log_path: Path
-    argv: list[str]
+    argv: list[
+        str
+    ]  # the command itself (inside its namespace, if any): what /proc/<pid>/cmdline shows
     started_at_s: float
     popen: subprocess.Popen | None = field(default=None, repr=False)
     descendants: set[int] = field(default_factory=set, repr=False)
+    host: str = "127.0.0.1"
+    netns: str | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def alive(self) -> bool:
         if self.popen is not None:
@@ -174,8 +178,16 @@ def start(
     log_dir: Path | None = None,
     niceness: int = 0,
     cpus: tuple[int, ...] | None = None,
+    host: str = "127.0.0.1",
+    netns: str | None = None,
 ) -> Process:
     """Start ``argv`` as its own process group with ``env`` added; log to ``log_dir/name.log``.
+
+    ``netns`` runs it inside that network namespace (``ip netns exec``, which enters the
+    namespace and then *becomes* the command: the pid and process group stay the ones
+    started here), listening on ``host``, an address of that namespace. Only the
+    namespaces of :mod:`labs_py.pair.netns` are accepted, and ``host`` must be loopback
+    or one of their addresses.
 
     A negative ``niceness`` (root only) raises the scheduling priority of the
     process and its children: on a machine shared with other programs, the
@@ -187,18 +199,20 @@ def start(
     """
     log_dir = LOG_DIR if log_dir is None else log_dir
     validate.positive_int("port", port, "TCP port")
-    if port_in_use(port):
+    _check_where(name, host, netns)
+    if port_in_use(port, host):
         raise LaunchError(
-            f"{name}: port {port} on 127.0.0.1 is already in use; stop what holds it first"
+            f"{name}: port {port} on {host} is already in use; stop what holds it first"
         )
     log_dir.mkdir(parents=True, exist_ok=True)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     full_env = dict(os.environ)
     full_env.update(env or {})
+    run_argv = (["ip", "netns", "exec", netns] if netns else []) + list(argv)
     with open(log_path, "wb") as log:
         popen = subprocess.Popen(
-            argv,
+            run_argv,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -206,7 +220,17 @@ def start(
             start_new_session=True,
             preexec_fn=_preexec(niceness, cpus),
         )
-    proc = Process(name, popen.pid, port, log_path, list(argv), time.time(), popen)
+    proc = Process(
+        name,
+        popen.pid,
+        port,
+        log_path,
+        list(argv),
+        time.time(),
+        popen,
+        host=host,
+        netns=netns,
+    )
     (RUN_DIR / f"{name}.json").write_text(
         json.dumps(
             {
@@ -216,11 +240,37 @@ def start(
                 "log": str(log_path),
                 "argv": proc.argv,
                 "started_at_s": proc.started_at_s,
+                "host": host,
+                "netns": netns,
             },
             indent=1,
         )
     )
     return proc
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _check_where(name: str, host: str, netns: str | None) -> None:
+    """Loopback, or an address of one of the pair's own namespaces, inside that namespace: nothing else."""
+    from labs_py.pair import netns as ns_mod
+
+    if netns is None:
+        if host not in LOOPBACK:
+            raise LaunchError(
+                f"{name}: host must be loopback outside a namespace; got {host!r}"
+            )
+        return
+    mine = {e.netns: e for e in ns_mod.ENDPOINTS.values()}
+    if netns not in mine:
+        raise LaunchError(
+            f"{name}: {netns!r} is not a namespace this launcher creates ({sorted(mine)})"
+        )
+    if host not in (mine[netns].api_host, *LOOPBACK):
+        raise LaunchError(
+            f"{name}: in {netns} the host must be {mine[netns].api_host}; got {host!r}"
+        )
 
 
 def wait_ready(
@@ -337,6 +387,8 @@ def recorded() -> list[Process]:
                 Path(d["log"]),
                 d["argv"],
                 d["started_at_s"],
+                host=d.get("host", "127.0.0.1"),
+                netns=d.get("netns"),
             )
         )
     return out
@@ -376,8 +428,19 @@ class ProcessSet:
         port: int,
         env: dict | None = None,
         cpus: tuple[int, ...] | None = None,
+        host: str = "127.0.0.1",
+        netns: str | None = None,
     ) -> Process:
-        p = start(name, argv, port, env, niceness=self.niceness, cpus=cpus)
+        p = start(
+            name,
+            argv,
+            port,
+            env,
+            niceness=self.niceness,
+            cpus=cpus,
+            host=host,
+            netns=netns,
+        )
         self.procs.append(p)
         return p
 

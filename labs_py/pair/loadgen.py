@@ -23,7 +23,7 @@ Each record keeps ``token_times_s``: when each streamed chunk arrived, in
 seconds after the request was sent (``time.perf_counter``), and the token ids
 it carried. :mod:`labs_py.captures.timing` turns those into TTFT, ITL, TPOT, E2E.
 
-Needs ``aiohttp``. Every target is a loopback URL; every loop is bounded.
+Needs ``aiohttp``. Every target is loopback or the pair's own namespaces; every loop is bounded.
 """
 
 from __future__ import annotations
@@ -53,9 +53,23 @@ def make_prompt(n_tokens: int, seed: int, vocab_size: int = 4096) -> list[int]:
 
 
 def _check_loopback(url: str) -> None:
+    """The harness sends load to loopback or to the pair's own namespaces; anything else is refused.
+
+    (A reader's own deployment is measured by :mod:`labs_py.pair.endpoint`, which they point at
+    explicitly.)
+    """
+    from labs_py.pair.netns import ENDPOINTS
+
     host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-    if host not in ("127.0.0.1", "localhost", "[::1]"):
-        raise ValueError(f"load is only ever sent to loopback; got target {url!r}")
+    if host not in (
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        *(e.api_host for e in ENDPOINTS.values()),
+    ):
+        raise ValueError(
+            f"load is only ever sent to loopback or the pair's namespaces; got target {url!r}"
+        )
 
 
 async def stream_completion(

@@ -364,6 +364,25 @@ def make_app(
     return app
 
 
+def upstream_refused(url: str) -> str | None:
+    """Why the proxy will not forward to ``url``, or ``None``: only loopback or the pair's own namespaces.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    from labs_py.pair.netns import ENDPOINTS
+
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    allowed = {"127.0.0.1", "localhost", "::1"} | {
+        e.api_host for e in ENDPOINTS.values()
+    }
+    if host not in allowed:
+        return (
+            f"upstream {url!r} is neither loopback nor an address of the pair's own namespaces "
+            f"({', '.join(sorted(e.api_host for e in ENDPOINTS.values()))})"
+        )
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the proxy as a command: ``python -m labs_py.pair.proxy --prefill URL --decode URL``.
 
@@ -393,6 +412,10 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if a.host not in ("127.0.0.1", "localhost", "::1"):
         ap.error(f"--host must be a loopback address; got {a.host!r}")
+    for url in a.prefill + a.decode:
+        reason = upstream_refused(url)
+        if reason:
+            ap.error(reason)
     app = make_app(
         a.prefill, a.decode, not a.drop_kv_transfer_params, a.prefill_cooldown_s
     )

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from labs_py.captures import capture as cap
 from labs_py.captures import metrics
 from labs_py.captures.tiny_model import TinyModelSpec
-from labs_py.pair import contention, launch, loadgen
+from labs_py.pair import contention, launch, loadgen, netns
 from labs_py.pair.config import (
     MEASURE_NICENESS,
     REPO_ROOT,
@@ -36,6 +36,7 @@ from labs_py.pair.config import (
 )
 from labs_py.pair.scrape import scrape_counters
 from labs_py.pair.tiny_model import build_tiny_model
+from labs_py.pair.workloads import MIXED, MIXED_DESCRIPTION
 
 #: name -> (description, PairConfig changes, mode)
 TOPOLOGIES: dict[str, tuple[str, dict, str]] = {
@@ -66,6 +67,17 @@ TOPOLOGIES: dict[str, tuple[str, dict, str]] = {
         {"single_cores": (0,), "confine_instances": False},
         "single",
     ),
+    "pair-netns": (
+        "prefill (core 0) and decode (core 1) in their own network namespaces, the KV over a veth link that "
+        "tc shapes, UCX's TCP transport; proxy and client in the machine's own namespace",
+        {
+            "prefill_cores": ((0,),),
+            "decode_cores": ((1,),),
+            "network": "netns",
+            "enable_prefix_caching": False,
+        },
+        "pair",
+    ),
     "pair-1each-unconfined": (
         "prefill/decode with only their OpenMP threads pinned (core 0 / core 1), proxy",
         {"prefill_cores": ((0,),), "decode_cores": ((1,),), "confine_instances": False},
@@ -92,20 +104,17 @@ WORKLOADS: dict[str, tuple[str, dict]] = {
             "max_tokens": 16,
         },
     ),
-    # 10 interruptions in 400 tokens: 2.5 % of a stream's gaps, so a prefill stall lands in ITL's p99
-    "mixed": (
-        "4 steady decode streams (64 prompt tokens, 400 output tokens) with 10 prompts of 2000 tokens "
-        "(16 output tokens) fired into them every 0.4 s from 0.5 s",
+    "mixed": (MIXED_DESCRIPTION, dict(MIXED)),
+    "link-sweep": (
+        "link rates 0.1, 0.25, 1, 2.5 and 10 Gb/s and unshaped x prompts of 128 to 3000 tokens, one at a time, "
+        "3 of each, 16 output tokens, every TTFT split into its terms; then the mixed workload at 0.25 Gb/s "
+        "and unshaped (needs the pair-netns topology)",
         {
-            "n_streams": 4,
-            "stream_prompt_tokens": 64,
-            "stream_output_tokens": 400,
-            "n_big": 10,
-            "big_prompt_tokens": 2000,
-            "big_output_tokens": 16,
-            "big_interval_s": 0.4,
-            "first_big_at_s": 0.5,
-            "stream_stagger_s": 0.05,
+            "rates_gbps": [0.1, 0.25, 1.0, 2.5, 10.0, None],
+            "prompt_lengths": [128, 512, 1024, 2000, 3000],
+            "reps": 3,
+            "max_tokens": 16,
+            "mixed_rates_gbps": [0.25, None],
         },
     ),
 }
@@ -124,6 +133,9 @@ class Running:
     instances: dict[str, str]  # name -> base URL
     topology: dict
     procs: launch.ProcessSet = field(repr=False, default=None)  # type: ignore[assignment]
+    net: netns.Network | None = field(
+        repr=False, default=None
+    )  # the namespaces, when cfg.network == "netns"
 
 
 @contextlib.contextmanager
@@ -136,17 +148,32 @@ def bring_up(
 ):
     """Start ``mode`` (``"single"`` or ``"pair"``) from ``cfg``; yield :class:`Running`; stop everything.
 
+    With ``cfg.network == "netns"`` the namespaces and links are made first and removed
+    last (:class:`labs_py.pair.netns.Network`), whatever happens in between.
+
     Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
     py = str(pair_python())
     apply_niceness(cfg.niceness)
-    with launch.ProcessSet(cfg.niceness) as ps:
+    net = netns.Network() if (cfg.network == "netns" and mode == "pair") else None
+    with contextlib.ExitStack() as stack:
+        if net is not None:
+            stack.enter_context(net)
+        ps = stack.enter_context(launch.ProcessSet(cfg.niceness))
         if mode == "single":
             specs = [instance_spec(cfg, "single", 0, py)]
         else:
             specs = pair_specs(cfg, py)
         procs = [
-            ps.start(s.name, list(s.argv), s.port, s.env, cpus=s.affinity())
+            ps.start(
+                s.name,
+                list(s.argv),
+                s.port,
+                s.env,
+                cpus=s.affinity(),
+                host=s.host,
+                netns=s.netns,
+            )
             for s in specs
         ]
         proxy_cmd = None
@@ -165,7 +192,7 @@ def bring_up(
             file=sys.stderr,
             flush=True,
         )
-        instances = {s.name: f"http://{cfg.host}:{s.port}" for s in specs}
+        instances = {s.name: f"http://{s.host}:{s.port}" for s in specs}
         target = (
             cfg.proxy_url()
             if (mode == "pair" and with_proxy)
@@ -177,8 +204,9 @@ def bring_up(
             "proxy_argv": proxy_cmd,
             "forward_kv_params": forward_kv_params,
             "ready_s": round(time.time() - t0, 1),
+            "network": cfg.network,
         }
-        yield Running(mode, cfg, target, instances, topo, ps)
+        yield Running(mode, cfg, target, instances, topo, ps, net)
 
 
 def scrape_all(run: Running) -> dict:
@@ -303,6 +331,12 @@ def capture(
         )
     tdesc, changes, mode = TOPOLOGIES[topology]
     cfg = PairConfig(niceness=MEASURE_NICENESS, **changes)
+    if workload == "link-sweep":
+        if cfg.network != "netns":
+            raise ValueError(
+                "the link-sweep workload needs the pair-netns topology (a real link to shape)"
+            )
+        return capture_link_sweep(topology, seed, out_dir)
     manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
     with bring_up(cfg, mode) as run:
         warm_up(run)
@@ -327,6 +361,96 @@ def capture(
             **extra,
         )
     path = cap.write_capture(c, out_dir / f"{label}.json")
+    return str(path)
+
+
+def capture_link_sweep(
+    topology: str = "pair-netns", seed: int = 0, out_dir=cap.CAPTURE_DIR
+) -> str:
+    """The link sweep (:mod:`labs_py.pair.linksweep`) and the mixed load at two rates; write its capture.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    from labs_py.pair import linksweep
+
+    tdesc, changes, mode = TOPOLOGIES[topology]
+    cfg = PairConfig(niceness=MEASURE_NICENESS, **changes)
+    reason = netns.unavailable_reason()
+    if reason:
+        raise netns.NetnsError(f"the link sweep needs network namespaces: {reason}")
+    _, kw = WORKLOADS["link-sweep"]
+    manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
+    with bring_up(cfg, mode) as run:
+        warm_up(run)
+        quiet = contention.wait_for_quiet(groups(run))
+        window = contention.Window(groups(run))
+        before = scrape_all(run)
+        qdiscs = {}
+        for rate in kw["rates_gbps"]:
+            run.net.shape(rate)
+            qdiscs[str(rate)] = run.net.qdisc()
+        reqs = linksweep.run_sweep(
+            run, kw["rates_gbps"], kw["prompt_lengths"], kw["reps"], seed
+        )
+        _, mixed_kw = WORKLOADS["mixed"]
+        for rate in kw["mixed_rates_gbps"]:
+            run.net.shape(rate)
+            link0 = run.net.kv_bytes()
+            mixed = asyncio.run(
+                loadgen.run_mixed(
+                    run.target_url, cfg.served_model_name, seed=seed, **mixed_kw
+                )
+            )
+            link1 = run.net.kv_bytes()
+            tag = "unshaped" if rate is None else f"{rate:g}"
+            for r in mixed:
+                r["group"] = f"{r['group']}@{tag}"
+                r["link_gbps"] = rate
+                r["kv_link_bytes_run"] = {k: link1[k] - link0[k] for k in link1}
+            reqs += mixed
+        run.net.shape(None)
+        run.topology["contention"] = {"before_run": quiet, "during_run": window.close()}
+        time.sleep(1.5)
+        after = scrape_all(run)
+        m = {
+            n: {
+                "before": before[n],
+                "after": after[n],
+                "delta": metrics.delta(before[n], after[n]),
+            }
+            for n in before
+        }
+        c = cap.new_capture(
+            label=f"{topology}__link-sweep",
+            kind="link-sweep",
+            description=f"{tdesc}; workload: {WORKLOADS['link-sweep'][0]}",
+            command=f".venv-pair/bin/python -m labs_py.pair capture {topology} link-sweep",
+            config={**cfg.to_dict(), "topology": run.topology},
+            workload={
+                "name": "link-sweep",
+                "seed": seed,
+                **kw,
+                "mixed": mixed_kw,
+                "output_tokens": linksweep.OUTPUT_TOKENS,
+            },
+            requests=reqs,
+            metrics=m,
+            model=manifest,
+            contention=run.topology["contention"],
+            proof=decode_proof(run, reqs, m),
+            extra={
+                "qdiscs": qdiscs,
+                "tbf": {
+                    "latency_ms": netns.TBF_LATENCY_MS,
+                    "min_burst_bytes": netns.TBF_MIN_BURST_BYTES,
+                },
+                "proxy_stats": _proxy_stats(run),
+            },
+        )
+    path = cap.write_capture(c, out_dir / f"{topology}__link-sweep.json")
+    left = netns.ours()
+    if left["netns"] or left["links"]:
+        raise netns.NetnsError(f"namespaces left after the run: {left}")
     return str(path)
 
 

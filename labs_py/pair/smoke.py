@@ -8,7 +8,11 @@ Steps (each prints a progress line):
 4. check the outputs are identical token for token (**output invariance**);
 5. check decode's ``/metrics``: ``local_compute`` = 0 and ``external_kv_transfer`` =
    the prompt tokens sent (**decode did not prefill**), and that NIXL moved bytes;
-6. stop everything and check that no process of ours is left.
+6. stop everything and check that no process of ours is left;
+7. if this machine allows network namespaces (root, ``ip``, ``tc``): the pair again, in its
+   namespaces, with the KV over a veth shaped to 0.25 Gb/s: one 2,000-token request, its wire
+   time (NIXL's) within 25% of the economics' price, the KV seen on the veth's counters, and no
+   namespace left afterwards. Without them it says SKIPPED and why.
 
 Exit status 0 only if every check passed. ``python -m labs_py.pair smoke``.
 """
@@ -76,7 +80,7 @@ def run_smoke(cfg: PairConfig | None = None) -> int:
     cfg = cfg or PairConfig(single_cores=(0, 1))
     t0 = time.time()
     failures: list[str] = []
-    _say(t0, "(1/6) building the tiny model (reused when unchanged)")
+    _say(t0, "(1/7) building the tiny model (reused when unchanged)")
     manifest = build_tiny_model(cfg.model_dir, TinyModelSpec(seed=cfg.seed))
     _say(
         t0,
@@ -87,7 +91,7 @@ def run_smoke(cfg: PairConfig | None = None) -> int:
     with launch.ProcessSet() as ps:
         _say(
             t0,
-            "(2/6) starting single instance, prefill, decode and proxy (about a minute on 2 cores)",
+            "(2/7) starting single instance, prefill, decode and proxy (about a minute on 2 cores)",
         )
         specs = [instance_spec(cfg, "single", 0, py)] + pair_specs(cfg, py)
         for s in specs:
@@ -108,7 +112,7 @@ def run_smoke(cfg: PairConfig | None = None) -> int:
 
         _say(
             t0,
-            f"(3/6) sending {len(PROMPT_LENGTHS)} prompts ({', '.join(map(str, PROMPT_LENGTHS))} tokens) "
+            f"(3/7) sending {len(PROMPT_LENGTHS)} prompts ({', '.join(map(str, PROMPT_LENGTHS))} tokens) "
             f"to the single instance and through the proxy",
         )
         single = asyncio.run(
@@ -146,7 +150,7 @@ def run_smoke(cfg: PairConfig | None = None) -> int:
 
         _say(
             t0,
-            "(4/6) output invariance: greedy tokens through the pair vs the single instance",
+            "(4/7) output invariance: greedy tokens through the pair vs the single instance",
         )
         for s, p in zip(single, pair):
             if s["status"] != "ok" or p["status"] != "ok":
@@ -176,7 +180,7 @@ def run_smoke(cfg: PairConfig | None = None) -> int:
                 "the proxy fell back to colocated decoding during the smoke test"
             )
 
-        _say(t0, "(5/6) /metrics proof that decode did not prefill")
+        _say(t0, "(5/7) /metrics proof that decode did not prefill")
         d = metrics.delta(before, after)
         sent = sum(PROMPT_LENGTHS) + len(prompt)
         try:
@@ -198,7 +202,7 @@ def run_smoke(cfg: PairConfig | None = None) -> int:
         except metrics.ReprefillDetected as e:
             failures.append(str(e))
 
-        _say(t0, "(6/6) stopping everything")
+        _say(t0, "(6/7) stopping everything")
         watched = set()
         for p in started:
             watched |= {p.pid} | p.descendants
@@ -209,6 +213,7 @@ def run_smoke(cfg: PairConfig | None = None) -> int:
         failures.append(f"processes left behind: {left}")
     else:
         _say(t0, f"      stopped; none of the {len(watched)} processes started is left")
+    failures += shaped_link_smoke(t0)
     (STATE_DIR / "smoke-last.json").write_text(
         json.dumps({"failures": failures, "seconds": time.time() - t0})
     )
@@ -220,6 +225,74 @@ def run_smoke(cfg: PairConfig | None = None) -> int:
         "PASSED: pair output identical to the single instance; decode did not prefill; nothing left running",
     )
     return 0
+
+
+#: The shaped-link check: one prompt over one slow rate, the wire within this of the economics' price.
+SHAPED_RATE_GBPS = 0.25
+SHAPED_PROMPT_TOKENS = 2000
+SHAPED_TOLERANCE = 0.25
+
+
+def shaped_link_smoke(t0: float) -> list[str]:
+    """The pair in its namespaces over a shaped KV link: one request, wire vs prediction, nothing left.
+
+    Skips visibly (and passes) without root, ``ip`` or ``tc``; with them, any failure fails the run.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    from labs_py import economics as econ
+    from labs_py.pair import linksweep, netns, runs
+
+    reason = netns.unavailable_reason()
+    if reason:
+        _say(t0, f"(7/7) shaped link: SKIPPED: {reason}")
+        return []
+    failures: list[str] = []
+    _, changes, mode = runs.TOPOLOGIES["pair-netns"]
+    cfg = PairConfig(**changes)
+    _say(
+        t0,
+        f"(7/7) shaped link: the pair in namespaces, KV over a veth at {SHAPED_RATE_GBPS:g} Gb/s",
+    )
+    try:
+        with runs.bring_up(cfg, mode) as run:
+            runs.warm_up(run)
+            run.net.shape(SHAPED_RATE_GBPS)
+            r = linksweep.measure_request(
+                run, SHAPED_PROMPT_TOKENS, 7, "shaped", "smoke"
+            )
+            if r["status"] != "ok":
+                failures.append(f"shaped-link request failed: {r['error']}")
+            else:
+                wire = r["terms_ms"]["wire"]
+                predicted = (
+                    econ.transfer_seconds(r["nixl"]["bytes"], SHAPED_RATE_GBPS) * 1e3
+                )
+                err = wire / predicted - 1
+                crossed = r["kv_link_bytes"]["producer_tx"]
+                _say(
+                    t0,
+                    f"      wire {wire:.1f} ms measured (NIXL), {predicted:.1f} ms predicted ({err:+.1%}); "
+                    f"{r['nixl']['bytes']:,} B moved, {crossed:,} B crossed the veth",
+                )
+                if abs(err) > SHAPED_TOLERANCE:
+                    failures.append(
+                        f"wire {wire:.1f} ms is {err:+.0%} off its prediction {predicted:.1f} ms"
+                    )
+                if crossed < r["nixl"]["bytes"]:
+                    failures.append(
+                        f"only {crossed:,} B crossed the veth for {r['nixl']['bytes']:,} B of KV"
+                    )
+    except (
+        Exception
+    ) as e:  # as root with ip and tc present, a failure to set up fails the run
+        failures.append(f"shaped link: {type(e).__name__}: {e}")
+    left = netns.ours()
+    if left["netns"] or left["links"]:
+        failures.append(f"namespaces left behind: {left}")
+    else:
+        _say(t0, "      namespaces removed: `ip netns list` has none of ours")
+    return failures
 
 
 if __name__ == "__main__":

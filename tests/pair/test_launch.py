@@ -81,3 +81,14 @@ def test_cpus_confine_the_process_tree():
             assert allowed == "0"
     finally:
         launch.stop(p)
+
+
+def test_only_loopback_or_the_pairs_own_namespaces_are_accepted(tmp_path):
+    from labs_py.pair.launch import LaunchError, start
+
+    with pytest.raises(LaunchError, match="loopback outside a namespace"):
+        start("x", ["true"], 9555, host="10.0.0.1", log_dir=tmp_path)
+    with pytest.raises(LaunchError, match="not a namespace this launcher creates"):
+        start("x", ["true"], 9555, host="10.231.2.1", netns="other", log_dir=tmp_path)
+    with pytest.raises(LaunchError, match="the host must be 10.231.2.1"):
+        start("x", ["true"], 9555, host="10.231.3.1", netns="lbp-p", log_dir=tmp_path)

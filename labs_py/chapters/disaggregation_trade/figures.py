@@ -358,3 +358,62 @@ def per_class_figure(
         ),
     ]
     return make_spec(data, _per_class_layout())
+
+
+# --------------------------------------------------------------------------- measured on a real link
+@lru_cache(maxsize=1)
+def _measured_layout() -> dict:
+    fig = go.Figure()
+    fig.update_xaxes(title_text="KV link (Gb/s)", **log_ticks())
+    fig.update_yaxes(
+        title_text="TTFT penalty: wire / prefill", tickformat=".0%", type="log"
+    )
+    return layout_of(styled(fig, height=460, legend_below=True))
+
+
+def measured_penalty_figure(curves: dict[str, dict], budget: float) -> Spec:
+    """The economics' penalty curve for the measured model, one per prompt length, with the measured points on it.
+
+    ``curves`` maps a legend name to :func:`labs_py.captures.link.penalty_curve`'s output.
+    """
+    colours = [OKABE_ITO["blue"], OKABE_ITO["vermillion"], OKABE_ITO["green"]]
+    data = []
+    for i, (name, cv) in enumerate(curves.items()):
+        colour = colours[i % len(colours)]
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=cv["link_gbps"],
+                y=[round(v, 5) for v in cv["predicted"]],
+                name=f"{name}: priced",
+                line=dict(color=colour, width=2),
+            )
+        )
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                x=cv["measured_gbps"],
+                y=[round(v, 5) for v in cv["measured"]],
+                name=f"{name}: measured",
+                marker=dict(
+                    color=colour,
+                    size=10,
+                    symbol="diamond",
+                    line=dict(color="white", width=1),
+                ),
+            )
+        )
+    xs = [x for cv in curves.values() for x in cv["link_gbps"]]
+    data.append(
+        dict(
+            type="scatter",
+            mode="lines",
+            x=[min(xs), max(xs)],
+            y=[budget, budget],
+            name=f"budget: {budget:.0%} of prefill",
+            line=dict(color=ROLE["budget"], dash="dash"),
+        )
+    )
+    return make_spec(data, _measured_layout())

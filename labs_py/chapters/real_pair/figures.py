@@ -134,25 +134,25 @@ def timeline_figure(requests: Sequence[Mapping]) -> Spec:
     return make_spec(data, _timeline_layout())
 
 
-def seed_comparison_figure(
+def course_comparison_figure(
     metrics: Sequence[str],
-    seed: Mapping[str, Sequence[float]],
+    course: Mapping[str, Sequence[float]],
     ours: Mapping[str, Sequence[float]],
 ) -> Spec:
-    """The seed lab's reported 2xL4 figures beside ours: the same signature, in different units of speed."""
+    """Lab 15-02's reported 2xL4 figures beside ours: the same signature, in different units of speed."""
     fig = make_subplots(
         rows=1,
         cols=2,
         horizontal_spacing=0.12,
         subplot_titles=(
-            "reported by the seed lab: 2x L4, Qwen2.5-0.5B",
+            "reported by lab 15-02: 2x L4, Qwen2.5-0.5B",
             "measured here: 2 CPU cores, tiny model",
         ),
     )
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text="ms (log scale)", **log_ticks())
     data = []
-    for col, source in ((1, seed), (2, ours)):
+    for col, source in ((1, course), (2, ours)):
         for i, (arm, values) in enumerate(source.items()):
             colour = [ROLE["colocated"], ROLE["disaggregated"]][i % 2]
             data.append(
@@ -214,3 +214,136 @@ def drill_streams_figure(requests: Sequence[Mapping], killed_at_s: float) -> Spe
                 )
             )
     return make_spec(data, layout_of(styled(fig, height=380)))
+
+
+# --------------------------------------------------------------------------- the link, measured
+#: The TTFT terms of the link sweep, drawn bottom to top, with the book's colour for each.
+TERM_STYLE = (
+    ("queue", "queue", OKABE_ITO["grey"]),
+    ("prefill", "prefill compute", ROLE["prefill"]),
+    ("prefill_overhead", "prefill leg overhead (HTTP, tokenise)", OKABE_ITO["sky"]),
+    ("handshake", "handshake and notification", OKABE_ITO["yellow"]),
+    ("wire", "wire (NIXL's READ)", ROLE["transfer"]),
+    ("first_step", "decode's first step", ROLE["decode"]),
+    ("rest", "rest (decode leg, stream)", OKABE_ITO["purple"]),
+)
+
+
+def toll_terms_figure(
+    labels: Sequence[str],
+    terms_ms: Mapping[str, Sequence[float]],
+    predicted_wire_ms: Sequence[float | None],
+) -> Spec:
+    """One stacked bar per link rate: the TTFT's measured terms (ms), with the economics' wire price marked."""
+    fig = go.Figure()
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title_text="KV link")
+    fig.update_yaxes(title_text="time to first token (ms)", rangemode="tozero")
+    data = [
+        dict(
+            type="bar",
+            x=list(labels),
+            y=[round(v, 2) for v in terms_ms[key]],
+            name=name,
+            marker=dict(color=colour),
+            hovertemplate=f"{name}: %{{y:.1f}} ms<extra></extra>",
+        )
+        for key, name, colour in TERM_STYLE
+    ]
+    # where the wire would end if it took exactly the economics' price
+    base = [
+        sum(
+            terms_ms[k][i]
+            for k in ("queue", "prefill", "prefill_overhead", "handshake")
+        )
+        for i in range(len(labels))
+    ]
+    xs = [lab for lab, p in zip(labels, predicted_wire_ms) if p is not None]
+    ys = [round(b + p, 2) for b, p in zip(base, predicted_wire_ms) if p is not None]
+    data.append(
+        dict(
+            type="scatter",
+            mode="markers",
+            x=xs,
+            y=ys,
+            name="wire as priced (economics)",
+            marker=dict(
+                symbol="line-ew-open",
+                size=34,
+                color=OKABE_ITO["black"],
+                line=dict(width=3),
+            ),
+        )
+    )
+    return make_spec(data, layout_of(styled(fig, height=470, legend_below=True)))
+
+
+def wire_rate_figure(
+    link_gbps: Sequence[float],
+    wire_gbps_by_prompt: Mapping[str, Sequence[float]],
+    ceiling_gbps: float,
+    goodput_fraction: float,
+) -> Spec:
+    """The rate the KV actually moved at against the link's rate: on the shaped line until the CPU's ceiling."""
+    fig = go.Figure()
+    fig.update_xaxes(title_text="KV link rate set with tc (Gb/s)", **log_ticks())
+    fig.update_yaxes(
+        title_text="rate the KV moved at, NIXL's measure (Gb/s)", **log_ticks()
+    )
+    lo, hi = min(link_gbps) / 1.3, max(link_gbps) * 1.3
+    data = [
+        dict(
+            type="scatter",
+            mode="lines",
+            x=[lo, hi],
+            y=[lo * goodput_fraction, hi * goodput_fraction],
+            name=f"{goodput_fraction:.1%} of the rate (TCP's framing)",
+            line=dict(color=OKABE_ITO["grey"], dash="dash"),
+        ),
+        dict(
+            type="scatter",
+            mode="lines",
+            x=[lo, hi],
+            y=[ceiling_gbps, ceiling_gbps],
+            name=f"unshaped: UCX over TCP on this CPU, {ceiling_gbps:.2g} Gb/s",
+            line=dict(color=OKABE_ITO["vermillion"], dash="dot"),
+        ),
+    ]
+    colours = (OKABE_ITO["blue"], OKABE_ITO["vermillion"], OKABE_ITO["green"])
+    for i, (name, ys) in enumerate(wire_gbps_by_prompt.items()):
+        colour = colours[i % len(colours)]
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers+lines",
+                x=list(link_gbps),
+                y=[round(y, 4) for y in ys],
+                name=name,
+                marker=dict(color=colour, size=8),
+                line=dict(color=colour, width=1),
+            )
+        )
+    return make_spec(data, layout_of(styled(fig, height=450, legend_below=True)))
+
+
+def endpoint_ttft_figure(
+    prompt_tokens: Sequence[float], ttft_ms: Sequence[float], label: str
+) -> Spec:
+    """An endpoint capture's TTFT against the prompt length the server reported, every request a point."""
+    fig = go.Figure()
+    fig.update_xaxes(
+        title_text="prompt length, as the server counted it (tokens)",
+        rangemode="tozero",
+    )
+    fig.update_yaxes(title_text="time to first token (ms)", rangemode="tozero")
+    data = [
+        dict(
+            type="scatter",
+            mode="markers",
+            x=list(prompt_tokens),
+            y=[round(v, 2) for v in ttft_ms],
+            name=label,
+            marker=dict(color=ROLE["disaggregated"], size=9),
+        )
+    ]
+    return make_spec(data, layout_of(styled(fig, height=400)))
