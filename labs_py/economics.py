@@ -131,7 +131,7 @@ def kv_payload_bytes(prompt_tokens: int, kv_bytes_per_token: int) -> int:
     >>> kv_payload_bytes(2048, 131072) / 2**20   # Llama-3.1-8B, bf16: 256 MiB
     256.0
 
-    Taught in: disaggregation_trade, real_pair, compression_and_pooling.
+    Taught in: disaggregation_trade, real_pair, plan_a_deployment, compression_and_pooling.
     """
     tokens = positive_int("prompt_tokens", prompt_tokens, "tokens")
     per_token = positive_int(
@@ -171,7 +171,7 @@ def transfer_seconds(payload_bytes: int, link_gbps: float) -> float:
     >>> round(transfer_seconds(256 * 2**20, 200) * 1e3, 1)   # 256 MiB over 200 Gb/s
     10.7
 
-    Taught in: disaggregation_trade, goodput_and_split, real_pair.
+    Taught in: disaggregation_trade, goodput_and_split, real_pair, plan_a_deployment.
     """
     payload = non_negative_int("payload_bytes", payload_bytes, "bytes")
     gbps = _link_gbps(link_gbps)

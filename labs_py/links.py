@@ -40,7 +40,8 @@ def to_gbps(value: float, unit: str, direction: str = "per direction") -> float:
     3600.0
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
-        disaggregation_trade, interference, goodput_and_split, two_gpus, compression_and_pooling.
+        disaggregation_trade, interference, goodput_and_split, two_gpus, plan_a_deployment,
+        compression_and_pooling.
     """
     x = positive_float("link speed", value, unit if isinstance(unit, str) else "Gb/s")
     if unit not in UNIT_TO_GBPS:
@@ -58,7 +59,8 @@ class Link:
     """A catalog link: the vendor's quote, and its speed in Gb/s per direction.
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
-        disaggregation_trade, interference, goodput_and_split, two_gpus, compression_and_pooling.
+        disaggregation_trade, interference, goodput_and_split, two_gpus, plan_a_deployment,
+        compression_and_pooling.
     """
 
     id: str
@@ -94,7 +96,7 @@ def get_link(link_id: str) -> Link:
     """Find a link by its catalog id (e.g. ``"10gbe"``, ``"ib-hdr"``, ``"nvlink4"``).
 
     Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
-        goodput_and_split, two_gpus, compression_and_pooling.
+        goodput_and_split, two_gpus, plan_a_deployment, compression_and_pooling.
     """
     for link in all_links():
         if link.id == link_id:

@@ -30,7 +30,7 @@ class MoE:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
 
     num_experts: int
@@ -50,7 +50,7 @@ class MLA:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
 
     kv_lora_rank: int
@@ -71,7 +71,7 @@ class ModelSpec:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
 
     id: str
@@ -233,7 +233,7 @@ def all_models() -> list[ModelSpec]:
     """Every catalog model, in catalog order.
 
     Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
-        goodput_and_split, two_gpus, compression_and_pooling.
+        goodput_and_split, two_gpus, plan_a_deployment, compression_and_pooling.
     """
     return list(_catalog())
 
@@ -243,7 +243,7 @@ def model_ids() -> list[str]:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     return [m.id for m in all_models()]
 
@@ -254,7 +254,7 @@ def get_model(model: str | ModelSpec) -> ModelSpec:
     >>> get_model("meta-llama/Llama-3.1-8B-Instruct").num_hidden_layers
     32
 
-    Taught in: moving_a_live_request, disaggregation_trade, goodput_and_split,
+    Taught in: moving_a_live_request, disaggregation_trade, goodput_and_split, plan_a_deployment,
         compression_and_pooling.
     """
     if isinstance(model, ModelSpec):

@@ -2,7 +2,8 @@
 # Command 2 of the README: every test, in order. CI (.ci/run) runs exactly this.
 #
 #   1. unit tests of labs_py (the labs' specs, against the solution unless LAB_IMPL=starter; the house
-#      rules: import-linter layers, ruff, one home for each fact, tests/test_architecture.py)
+#      rules: import-linter layers, ruff, one home for each fact, tests/test_architecture.py; the
+#      planner's search on a local Ray instance, with the optional extra requirements-ray.txt)
 #   2. nbval on every chapter under notebooks/ (live mode, outputs of checked cells compared)
 #   3. a fresh build of the book with warnings as errors
 #   4. the browser test: the built site in headless Chromium with the network off
@@ -14,6 +15,11 @@ export PATH="$PWD/.venv/bin:$PATH"
 export PYTHONHASHSEED=0
 
 tools/setup.sh --env-only
+# the optional Ray extra: tests/plan/test_ray.py runs the planner's search on a local Ray instance,
+# and must run here, not skip (LABS_PY_REQUIRE_RAY=1 turns a missing Ray into a failure)
+echo "[test] installing the optional Ray extra (requirements-ray.txt) ..."
+.venv/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-ray.txt
+export LABS_PY_REQUIRE_RAY=1
 
 if ! command -v chromium >/dev/null && [ -z "${CHROMIUM:-}" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -33,7 +33,7 @@ def current() -> str:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     return _mode
 
@@ -70,7 +70,7 @@ def explorable_bundle(ex: ExplorableLike, include=None, exclude=None) -> dict:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     text = ex.readout_text()
     if current() == "static":

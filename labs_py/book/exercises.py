@@ -32,7 +32,7 @@ class Exercise:
     """One exercise: its label, the question, the function that computes the answer, a tolerance and a hint.
 
     Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
 
     label: str
@@ -47,7 +47,7 @@ class Exercises:
     """A chapter's exercises, by label.
 
     Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
 
     def __init__(self, *exercises: Exercise) -> None:

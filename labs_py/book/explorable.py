@@ -51,7 +51,7 @@ class Slider:
     names each value (one label per value, e.g. ``"no chunking"`` for a 0).
 
     Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
-        goodput_and_split, two_gpus, compression_and_pooling.
+        goodput_and_split, two_gpus, plan_a_deployment, compression_and_pooling.
     """
 
     name: str
@@ -85,7 +85,7 @@ class Dropdown:
     """A control over named choices (shown as a dropdown). ``options`` maps label to value.
 
     Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
 
     name: str
@@ -149,7 +149,7 @@ class Explorable:
     say how to rebuild it (:func:`labs_py.book.registry.build`).
 
     Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
 
     title: str
@@ -230,7 +230,7 @@ def chapter_of(module: str) -> str:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     prefix, suffix = f"{CHAPTERS_PACKAGE}.", ".panels"
     if module.startswith(prefix) and module.endswith(suffix):
@@ -246,7 +246,7 @@ def explorable_factory(fn: Callable[..., Explorable]) -> Callable[..., Explorabl
     very same Explorable from the page with :func:`labs_py.book.registry.build`.
 
     Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
     key = f"{chapter_of(fn.__module__)}.{fn.__name__}"
 

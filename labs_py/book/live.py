@@ -30,7 +30,7 @@ def panel(ex: ExplorableLike):
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     return LivePanel(ex).widget
 
@@ -50,7 +50,7 @@ class LivePanel:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
 
     def __init__(
@@ -149,7 +149,7 @@ def replace_figure(target, shown: Spec, new: Spec) -> None:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     with target.batch_update():
         same_shape = len(shown["data"]) == len(new["data"]) and all(
@@ -176,7 +176,7 @@ def readout_html(readout: Mapping[str, str]) -> str:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     esc = html.escape
     items = "".join(

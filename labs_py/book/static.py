@@ -43,7 +43,7 @@ def payload(ex: ExplorableLike) -> dict[str, Any]:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     if ex.n_combinations > MAX_COMBINATIONS:
         raise ValueError(
@@ -100,7 +100,7 @@ def explorable_html(ex: ExplorableLike, element_id: str | None = None) -> str:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     uid = element_id or next_element_id(ex.key or "explorable")
     data = json.dumps(payload(ex), separators=(",", ":")).replace("</", "<\\/")
@@ -149,7 +149,7 @@ def next_element_id(key: str) -> str:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     slug = "".join(ch if ch.isalnum() else "-" for ch in key)
     _COUNTERS[slug] = _COUNTERS.get(slug, 0) + 1
@@ -199,7 +199,7 @@ def round_floats(obj: Any) -> Any:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     if isinstance(obj, float):
         if obj == 0 or not math.isfinite(obj):

@@ -106,7 +106,8 @@ ENV_ENDPOINT_CAPTURE = "LABS_PY_ENDPOINT_CAPTURE"
 class CaptureError(ValueError):
     """A capture file does not follow the schema, or was edited by hand.
 
-    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair.
+    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair,
+        plan_a_deployment.
     """
 
 
@@ -122,7 +123,8 @@ def _canonical(d: dict) -> bytes:
 def digest(capture: dict) -> str:
     """The SHA-256 of a capture's canonical JSON, without its own ``sha256`` field: the seal.
 
-    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair.
+    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair,
+        plan_a_deployment.
     """
     return hashlib.sha256(_canonical(capture)).hexdigest()
 
@@ -130,7 +132,8 @@ def digest(capture: dict) -> str:
 def validate_capture(c: dict) -> dict:
     """Raise :class:`CaptureError` naming the first field that breaks the schema; return ``c``.
 
-    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair.
+    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair,
+        plan_a_deployment.
     """
     if not isinstance(c, dict):
         raise CaptureError(f"a capture is a JSON object; got {type(c).__name__}")
@@ -288,7 +291,8 @@ def write_capture(capture: dict, path: str | Path) -> Path:
 def load_capture(path: str | Path) -> dict:
     """Read and validate one capture (refuses unknown versions and hand edits).
 
-    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair.
+    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair,
+        plan_a_deployment.
     """
     p = Path(path)
     try:
@@ -308,7 +312,8 @@ def load_capture(path: str | Path) -> dict:
 def load_all(directory: str | Path = CAPTURE_DIR) -> dict[str, dict]:
     """Every capture in ``directory``, keyed by its ``label``.
 
-    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair.
+    Taught in: no chapter calls it directly; it works behind disaggregation_trade, real_pair,
+        plan_a_deployment.
     """
     out = {}
     for p in sorted(Path(directory).glob("*.json")):

@@ -42,7 +42,7 @@ def tiny_spec(c: dict) -> TinyModelSpec:
 def tiny_model_spec(c: dict) -> ModelSpec:
     """The capture's tiny Qwen2 as a :class:`labs_py.models.ModelSpec` (for the simulator and economics).
 
-    Taught in: no chapter calls it directly; it works behind real_pair.
+    Taught in: no chapter calls it directly; it works behind real_pair, plan_a_deployment.
     """
     return spec_of(c).shape
 
@@ -139,7 +139,7 @@ class MeasuredTimer:
     (query, key) pair of prefill attention: the quadratic fitted to TTFT against prompt
     length. A prefill-only step costs ``prefill_base_s`` instead of ``base_s``.
 
-    Taught in: no chapter calls it directly; it works behind real_pair.
+    Taught in: no chapter calls it directly; it works behind real_pair, plan_a_deployment.
     """
 
     base_s: float
@@ -168,7 +168,7 @@ def fit_prefill(
 ) -> tuple[float, float, float]:
     """Least squares ``t = a + b n + c n^2``; returns (a, b, c) in seconds.
 
-    Taught in: no chapter calls it directly; it works behind real_pair.
+    Taught in: no chapter calls it directly; it works behind real_pair, plan_a_deployment.
     """
     c, b, a = np.polyfit(
         np.asarray(lengths_tokens, float), np.asarray(seconds, float), 2
@@ -223,7 +223,7 @@ def pair_timers(
 def workload_of(c: dict) -> tuple[Workload, np.ndarray]:
     """The capture's requests as a simulator workload (same send times and lengths), and their groups.
 
-    Taught in: no chapter calls it directly; it works behind real_pair.
+    Taught in: no chapter calls it directly; it works behind real_pair, plan_a_deployment.
     """
     reqs = sorted(
         (r for r in c["requests"] if r["status"] == "ok"), key=lambda r: r["start_s"]

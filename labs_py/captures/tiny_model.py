@@ -72,7 +72,7 @@ _SHAPE_FIELDS = (
 class TinyModelSpec:
     """The recipe of the pair's tiny model: its shape, its dtype, and how its random weights are drawn.
 
-    Taught in: no chapter calls it directly; it works behind real_pair.
+    Taught in: no chapter calls it directly; it works behind real_pair, plan_a_deployment.
     """
 
     shape: ModelSpec = TINY_SHAPE

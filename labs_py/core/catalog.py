@@ -17,7 +17,7 @@ from typing import Any
 def load(name: str) -> dict[str, Any]:
     """Parse ``labs_py/data/<name>.json`` once and cache it.
 
-    Taught in: goodput_and_split.
+    Taught in: goodput_and_split, plan_a_deployment.
     """
     text = (
         resources.files("labs_py.data")
@@ -32,7 +32,7 @@ class UnknownEntryError(KeyError):
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
 
     def __str__(self) -> str:  # KeyError would otherwise quote the whole message
@@ -44,7 +44,7 @@ def unknown(kind: str, name: object, known: list[str]) -> UnknownEntryError:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     return UnknownEntryError(
         f"unknown {kind} {name!r}; the catalog has: {', '.join(known)}"

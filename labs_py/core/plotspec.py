@@ -20,7 +20,7 @@ def jsonable(obj: Any) -> Any:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     if isinstance(obj, dict):
         return {k: jsonable(v) for k, v in obj.items()}
@@ -38,7 +38,7 @@ def as_spec(fig: Any) -> Spec:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     if hasattr(fig, "to_plotly_json"):
         return jsonable(fig.to_plotly_json())

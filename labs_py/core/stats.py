@@ -41,7 +41,7 @@ def summarize(
     2.5
 
     Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
     arr = np.asarray(
         list(values) if not isinstance(values, np.ndarray) else values, dtype=float

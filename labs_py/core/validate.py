@@ -89,7 +89,7 @@ def fraction(name: str, value: object, *, inclusive_high: bool = True) -> float:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     x = _real(name, value, "a fraction between 0 and 1")
     ok = 0.0 <= x <= 1.0 if inclusive_high else 0.0 <= x < 1.0
@@ -104,7 +104,7 @@ def one_of(
 ) -> str:
     """Return ``value`` if it is one of ``allowed``; otherwise list the choices.
 
-    Taught in: moving_a_live_request, two_gpus.
+    Taught in: moving_a_live_request, two_gpus, plan_a_deployment.
     """
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)

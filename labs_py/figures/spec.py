@@ -24,7 +24,7 @@ __all__ = ["Spec", "as_spec", "jsonable", "layout_of", "make_spec", "to_figure"]
 def layout_of(fig: go.Figure) -> dict[str, Any]:
     """A figure's layout as a plain dict (build once, reuse for every spec).
 
-    Taught in: why_split, moving_a_live_request, disaggregation_trade, real_pair,
+    Taught in: why_split, moving_a_live_request, disaggregation_trade, real_pair, plan_a_deployment,
         compression_and_pooling.
     """
     return jsonable(fig.to_plotly_json()["layout"])
@@ -34,7 +34,7 @@ def make_spec(data: list[dict[str, Any]], layout: dict[str, Any]) -> Spec:
     """A spec from trace dicts and a (shared, cached) layout, which is copied so callers may edit it.
 
     Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
     return {"data": [jsonable(t) for t in data], "layout": copy.deepcopy(layout)}
 

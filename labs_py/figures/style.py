@@ -44,7 +44,7 @@ def log_ticks() -> dict:
     """Axis settings for a log axis whose ticks read 1, 2, 5, 10, 20, 50, ...
 
     Taught in: why_split, moving_a_live_request, disaggregation_trade, interference, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     return dict(
         type="log", tickvals=LOG_TICKS, ticktext=[f"{v:,.10g}" for v in LOG_TICKS]
@@ -65,7 +65,7 @@ def labelled_hline(
     Plotly places *shapes* on a log axis by data value but *annotations* by the
     logarithm of it, so on a log axis the label's y is ``log10(y)``.
 
-    Taught in: disaggregation_trade, compression_and_pooling.
+    Taught in: disaggregation_trade, plan_a_deployment, compression_and_pooling.
     """
     fig.add_hline(y=y, line=line or dict(color="#333", dash="dot", width=1))
     right = position == "right"
@@ -91,7 +91,7 @@ def styled(
 ) -> go.Figure:
     """Apply the book's layout: white background, readable fonts, legend on top (or below the plot).
 
-    Taught in: why_split, moving_a_live_request, disaggregation_trade, real_pair,
+    Taught in: why_split, moving_a_live_request, disaggregation_trade, real_pair, plan_a_deployment,
         compression_and_pooling.
     """
     fig.update_layout(

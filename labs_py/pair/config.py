@@ -70,7 +70,7 @@ ENV_PORT_OFFSET = "LABS_PAIR_PORT_OFFSET"
 def default_port(base: int) -> int:
     """``base`` plus ``$LABS_PAIR_PORT_OFFSET`` (0 when unset).
 
-    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    Taught in: no chapter calls it directly; it works behind plan_a_deployment.
     """
     raw = os.environ.get(ENV_PORT_OFFSET, "").strip() or "0"
     try:
@@ -97,7 +97,7 @@ class PairConfig:
     private addresses of the namespaces :mod:`labs_py.pair.netns` creates (and only
     there), and their KV crosses the veth link between them.
 
-    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    Taught in: no chapter calls it directly; it works behind plan_a_deployment.
     """
 
     backend: str = "cpu"
@@ -115,7 +115,9 @@ class PairConfig:
     )
     kv_cache_gib: float = 1.0  # CPU: VLLM_CPU_KVCACHE_SPACE
     gpu_memory_utilization: float = 0.8  # GPU: the fraction each GPU gives vLLM
-    n_gpus: int = 2  # GPU path: 1 or 2
+    n_gpus: int = 2  # GPU path: GPUs on this machine (1: both instances share it)
+    prefill_tp: int = 1  # GPU path: tensor-parallel degree of each prefill instance
+    decode_tp: int = 1  # GPU path: tensor-parallel degree of each decode instance
     host: str = "127.0.0.1"
     single_port: int = field(default_factory=lambda: default_port(8100))
     prefill_base_port: int = field(default_factory=lambda: default_port(8200))
@@ -194,8 +196,15 @@ class PairConfig:
             "nixl_progress_delay_us", self.nixl_progress_delay_us, "microseconds"
         )
         validate.positive_int("kv_lease_duration_s", self.kv_lease_duration_s, "s")
-        if self.n_gpus not in (1, 2):
-            raise ValueError(f"n_gpus must be 1 or 2 GPUs; got {self.n_gpus!r}")
+        validate.positive_int("n_gpus", self.n_gpus, "GPUs")
+        validate.positive_int(
+            "prefill_tp", self.prefill_tp, "GPUs per prefill instance"
+        )
+        validate.positive_int("decode_tp", self.decode_tp, "GPUs per decode instance")
+        if self.backend == "cpu" and (self.prefill_tp, self.decode_tp) != (1, 1):
+            raise ValueError(
+                "tensor parallelism is for the GPU path; the CPU pair runs prefill_tp = decode_tp = 1"
+            )
         if self.host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"host must be a loopback address; got {self.host!r}")
         for name, cores in (
@@ -274,6 +283,10 @@ class PairConfig:
     def proxy_url(self) -> str:
         return f"http://{self.host}:{self.proxy_port}"
 
+    def tp(self, role: str) -> int:
+        """The tensor-parallel degree of ``role``'s instances (the single instance uses the prefill side's)."""
+        return self.decode_tp if role == "consumer" else self.prefill_tp
+
     def cores(self, role: str, index: int = 0) -> tuple[int, ...]:
         """The CPU cores an instance's compute threads are pinned to."""
         if role == "single":
@@ -341,7 +354,7 @@ class InstanceSpec:
 def instance_name(role: str, index: int = 0) -> str:
     """A process's name: ``"single"``, ``"prefill0"``, ``"decode1"``.
 
-    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    Taught in: no chapter calls it directly; it works behind plan_a_deployment.
     """
     return (
         "single"
@@ -475,13 +488,14 @@ def instance_spec(
         env["VLLM_CPU_OMP_THREADS_BIND"] = _cores_arg(cores)
         env["LABS_PAIR_CONFINE"] = "1" if cfg.confine_instances else "0"
     else:
-        gpu = 0 if (cfg.n_gpus == 1 or role != "consumer") else 1
-        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
-        share = cfg.gpu_memory_utilization / (
-            2 if (cfg.n_gpus == 1 and role != "single") else 1
-        )
+        gpus, shared = gpu_assignment(cfg)[instance_name(role, index)]
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        share = cfg.gpu_memory_utilization / (2 if shared else 1)
         argv += ["--gpu-memory-utilization", f"{share:.3f}"]
-        cores = (gpu,)
+        tp = cfg.tp(role)
+        if tp > 1:
+            argv += ["--tensor-parallel-size", str(tp)]
+        cores = tuple(gpus)
     return InstanceSpec(
         instance_name(role, index),
         role,
@@ -493,6 +507,112 @@ def instance_spec(
         host=cfg.api_host(role),
         netns=cfg.netns(role),
     )
+
+
+def gpu_assignment(
+    cfg: PairConfig, gpus_per_host: int | None = None
+) -> dict[str, tuple[tuple[int, ...], bool]]:
+    """Which GPUs each instance of ``cfg`` gets, and whether it shares them: ``name -> (gpu ids, shared)``.
+
+    Instances take consecutive GPUs, producers first (``single`` takes the first ``prefill_tp``).
+    With one GPU and TP 1 on both sides, both instances share GPU 0 (half the memory each). With
+    ``gpus_per_host`` (written commands for several hosts) the ids restart on every host, and an
+    instance never straddles two hosts; the host index is then ``gpu_hosts(cfg, gpus_per_host)``'s.
+
+    Taught in: no chapter calls it directly; it works behind plan_a_deployment.
+    """
+    per_host = gpus_per_host or cfg.n_gpus
+    need = cfg.n_prefill * cfg.prefill_tp + cfg.n_decode * cfg.decode_tp
+    if gpus_per_host is None and need > cfg.n_gpus:
+        if cfg.n_gpus == 1 and (
+            cfg.prefill_tp,
+            cfg.decode_tp,
+            cfg.n_prefill,
+            cfg.n_decode,
+        ) == (1, 1, 1, 1):
+            return {
+                "single": ((0,), False),
+                "prefill0": ((0,), True),
+                "decode0": ((0,), True),
+            }
+        raise ValueError(
+            f"{cfg.n_prefill} prefill x TP{cfg.prefill_tp} + {cfg.n_decode} decode x TP{cfg.decode_tp} need {need} "
+            f"GPUs; this machine has n_gpus={cfg.n_gpus}"
+        )
+    out: dict[str, tuple[tuple[int, ...], bool]] = {
+        "single": (tuple(range(min(cfg.prefill_tp, per_host))), False)
+    }
+    nxt = 0
+    for role, n, tp in (
+        ("producer", cfg.n_prefill, cfg.prefill_tp),
+        ("consumer", cfg.n_decode, cfg.decode_tp),
+    ):
+        if tp > per_host:
+            raise ValueError(f"TP{tp} does not fit on hosts of {per_host} GPUs")
+        for i in range(n):
+            if nxt % per_host + tp > per_host:  # never straddle two hosts
+                nxt += per_host - nxt % per_host
+            out[instance_name(role, i)] = (
+                tuple(range(nxt % per_host, nxt % per_host + tp)),
+                False,
+            )
+            out[f"{instance_name(role, i)}@host"] = ((nxt // per_host,), False)
+            nxt += tp
+    return out
+
+
+def deployment_commands(
+    cfg: PairConfig,
+    model: str,
+    hosts: list[str] | None = None,
+    gpus_per_host: int = 8,
+    port: int = 8000,
+) -> list[str]:
+    """Shell lines that start ``cfg``'s layout on GPU hosts with the official ``vllm``: prefill, decode, proxy.
+
+    Written, not run: ``hosts`` name the machines (placeholders ``gpu-host-0``... when omitted); each
+    instance gets ``prefill_tp`` or ``decode_tp`` consecutive GPUs of one host, its own port, NIXL's
+    side channel on that host, and the same model, dtype, block size and connector as every other
+    (the one-source rule of this module). The last line starts the book's proxy in front of them.
+
+    Taught in: no chapter calls it directly; it works behind plan_a_deployment.
+    """
+    plan = gpu_assignment(cfg, gpus_per_host)
+    n_hosts = 1 + max(v[0][0] for k, v in plan.items() if k.endswith("@host"))
+    names = hosts or [f"gpu-host-{i}" for i in range(n_hosts)]
+    if len(names) < n_hosts:
+        raise ValueError(
+            f"the layout needs {n_hosts} hosts of {gpus_per_host} GPUs; got {len(names)}: {names}"
+        )
+    lines, urls = [], {"producer": [], "consumer": []}
+    for role, n in (("producer", cfg.n_prefill), ("consumer", cfg.n_decode)):
+        for i in range(n):
+            name = instance_name(role, i)
+            gpus = plan[name][0]
+            host = names[plan[f"{name}@host"][0][0]]
+            p = port + 100 + (0 if role == "producer" else 50) + i
+            kv = json.dumps(cfg.kv_transfer_config(role), sort_keys=True)
+            tp = cfg.tp(role)
+            lines.append(
+                f"# {name} on {host}\n"
+                f"CUDA_VISIBLE_DEVICES={','.join(map(str, gpus))} VLLM_NIXL_SIDE_CHANNEL_HOST={host} "
+                f"VLLM_NIXL_SIDE_CHANNEL_PORT={5600 + len(urls['producer']) + len(urls['consumer'])} "
+                f"vllm serve {model} --host 0.0.0.0 --port {p} --dtype {cfg.dtype} "
+                f"--block-size {cfg.block_size_tokens} "
+                f"--max-num-seqs {cfg.max_num_seqs} --gpu-memory-utilization {cfg.gpu_memory_utilization:.2f}"
+                + (f" --tensor-parallel-size {tp}" if tp > 1 else "")
+                + f" --kv-transfer-config '{kv}'"
+            )
+            urls[role].append(f"http://{host}:{p}")
+    proxy = " ".join(
+        [f"--prefill {u}" for u in urls["producer"]]
+        + [f"--decode {u}" for u in urls["consumer"]]
+    )
+    lines.append(
+        f"# the proxy, on {names[0]}\n"
+        f"python -m labs_py.pair.proxy --allow-remote-upstreams --listen-all --port {port} {proxy}"
+    )
+    return lines
 
 
 def pair_specs(cfg: PairConfig, python: str | None = None) -> list[InstanceSpec]:

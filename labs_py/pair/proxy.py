@@ -409,22 +409,39 @@ def main(argv: list[str] | None = None) -> None:
         help="drill only: do not forward kv_transfer_params (decode silently re-prefills)",
     )
     ap.add_argument("--prefill-cooldown-s", type=float, default=5.0)
+    ap.add_argument(
+        "--allow-remote-upstreams",
+        action="store_true",
+        help="a real deployment across hosts: forward to any upstream (the harness never sets this)",
+    )
+    ap.add_argument(
+        "--listen-all",
+        action="store_true",
+        help="with --allow-remote-upstreams: listen on 0.0.0.0",
+    )
     a = ap.parse_args(argv)
-    if a.host not in ("127.0.0.1", "localhost", "::1"):
+    if a.listen_all and not a.allow_remote_upstreams:
+        ap.error(
+            "--listen-all is for a deployment across hosts: it needs --allow-remote-upstreams"
+        )
+    host = "0.0.0.0" if a.listen_all else a.host
+    if not a.listen_all and a.host not in ("127.0.0.1", "localhost", "::1"):
         ap.error(f"--host must be a loopback address; got {a.host!r}")
     for url in a.prefill + a.decode:
-        reason = upstream_refused(url)
+        reason = None if a.allow_remote_upstreams else upstream_refused(url)
         if reason:
-            ap.error(reason)
+            ap.error(
+                reason + "; for a deployment across hosts pass --allow-remote-upstreams"
+            )
     app = make_app(
         a.prefill, a.decode, not a.drop_kv_transfer_params, a.prefill_cooldown_s
     )
     print(
-        f"[proxy] 127.0.0.1:{a.port} prefill={a.prefill} decode={a.decode} "
+        f"[proxy] {host}:{a.port} prefill={a.prefill} decode={a.decode} "
         f"forward_kv_params={not a.drop_kv_transfer_params}",
         flush=True,
     )
-    web.run_app(app, host=a.host, port=a.port, print=None, access_log=None)
+    web.run_app(app, host=host, port=a.port, print=None, access_log=None)
 
 
 if __name__ == "__main__":

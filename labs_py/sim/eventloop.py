@@ -61,7 +61,7 @@ class InstanceSpec:
     """One engine: its role, its step timer and its scheduling limits.
 
     Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
 
     role: str
@@ -87,7 +87,7 @@ class RawRun:
     """What the loop records; :class:`labs_py.sim.metrics.SimResult` turns it into latencies.
 
     Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
 
     first_token_s: np.ndarray  # per request
@@ -195,7 +195,7 @@ def run(
     turn on prefix caching (see the module docstring).
 
     Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
     n = len(arrival_s)
     if prefix_cache not in PREFIX_CACHES:

@@ -13,6 +13,7 @@ and every rate reuses the same seeded requests, only compressed in time
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,7 +22,7 @@ from labs_py.core.validate import fraction, one_of, positive_float, positive_int
 from labs_py.defaults import DEFAULT_ENGINE, DEFAULT_GPU, DEFAULT_MODEL
 from labs_py.sim.fleets import Colocated, Disaggregated, Fleet, simulate
 from labs_py.sim.metrics import DECODE_METRICS, SimResult
-from labs_py.sim.workload import Workload, make_workload
+from labs_py.sim.workload import Workload, lognormal_lengths, make_workload
 
 #: DistServe's attainment target: 90% of requests meet both SLOs.
 DEFAULT_TARGET = 0.90
@@ -47,14 +48,23 @@ class Scenario:
     arrival: str = "poisson"
     cv: float = 1.0
     seed: int = 0
+    # log-normal spread of the lengths (0: every request has exactly the mean); the means stay the means
+    prompt_sigma: float = 0.0
+    output_sigma: float = 0.0
+
+    def _lengths(self, mean: int, sigma: float):
+        if sigma == 0:
+            return mean
+        median = max(1, round(mean / math.exp(sigma**2 / 2)))
+        return lognormal_lengths(median, sigma, 8 * mean)
 
     def workload(self, rate_per_s: float) -> Workload:
         """The scenario's requests arriving at ``rate_per_s`` requests per second."""
         return make_workload(
             self.n_requests,
             rate_per_s,
-            self.prompt_tokens,
-            self.output_tokens,
+            self._lengths(self.prompt_tokens, self.prompt_sigma),
+            self._lengths(self.output_tokens, self.output_sigma),
             arrival=self.arrival,
             cv=self.cv,
             seed=self.seed,
@@ -111,7 +121,7 @@ def attainment_at(
 ) -> float:
     """SLO attainment of ``fleet`` at one rate.
 
-    Taught in: no chapter calls it directly; it works behind goodput_and_split.
+    Taught in: no chapter calls it directly; it works behind goodput_and_split, plan_a_deployment.
     """
     return slo.attainment(run(fleet, scenario, float(rate_per_s)))
 
@@ -190,7 +200,7 @@ def max_throughput_rps(fleet: Fleet, scenario: Scenario) -> float:
     This is the number a throughput benchmark (``vllm bench throughput``) reports:
     the fleet is never idle, and nobody asks how long anyone waited.
 
-    Taught in: goodput_and_split, two_gpus.
+    Taught in: goodput_and_split, two_gpus, plan_a_deployment.
     """
     return _max_throughput_cached(fleet, scenario)
 

@@ -34,7 +34,7 @@ class SimResult:
     """One simulated run: the workload, the raw timeline, and every latency derived from them.
 
     Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
 
     workload: Workload

@@ -44,7 +44,7 @@ class Workload:
     with ``output_tokens = 1`` has a TTFT and no inter-token gaps.
 
     Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, compression_and_pooling.
+        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
     """
 
     arrival_s: np.ndarray
@@ -110,7 +110,7 @@ def unit_gaps(
     (the offline-throughput setting of ``vllm bench throughput``).
 
     Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, compression_and_pooling.
+        goodput_and_split, two_gpus, plan_a_deployment, compression_and_pooling.
     """
     n = positive_int("n", n, "requests")
     one_of("arrival", arrival, ARRIVALS, "arrival process")
@@ -157,7 +157,8 @@ def lognormal_lengths(
 ) -> Callable[[np.random.Generator, int], np.ndarray]:
     """A sampler of lengths from a log-normal (the long tail of real chat prompts), clipped to [1, max].
 
-    Taught in: no chapter yet: a tool for readers' own experiments.
+    Taught in: no chapter calls it directly; it works behind why_split, interference,
+        goodput_and_split, two_gpus, plan_a_deployment.
     """
     med = positive_int("median_tokens", median_tokens, "tokens")
     s = non_negative_float("sigma", sigma, "(log-space standard deviation)")

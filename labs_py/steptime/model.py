@@ -96,7 +96,7 @@ class AllReduce:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
 
     tp: int
@@ -146,7 +146,7 @@ class EngineProfile:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
 
     engine: str
@@ -287,7 +287,7 @@ def engine_names() -> list[str]:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     return [ROOFLINE, *dict.fromkeys(e for e, _ in _calibrated())]
 
@@ -327,7 +327,7 @@ class StepCoefficients:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
 
     model_id: str
@@ -491,7 +491,8 @@ def step_coefficients(
     GPUs that hold the model (:func:`labs_py.steptime.placement.smallest_tp`); the
     result's ``tp`` says which.
 
-    Taught in: interference, goodput_and_split, two_gpus, compression_and_pooling.
+    Taught in: interference, goodput_and_split, two_gpus, plan_a_deployment,
+        compression_and_pooling.
     """
     spec = get_model(model)
     g = gpu if isinstance(gpu, GPU) else get_gpu(gpu)

@@ -56,7 +56,7 @@ def even_split(spec: ModelSpec, gpu: GPU, tp: int) -> str | None:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     heads, kv = spec.num_attention_heads, spec.num_key_value_heads
     if heads % tp:
@@ -81,7 +81,7 @@ def kv_capacity_tokens(
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     spec, g = get_model(model), _gpu(gpu)
     tp = positive_int("tp", tp, "GPUs")
@@ -99,7 +99,7 @@ def fitting_tp(
     """Every degree of :data:`TP_CANDIDATES` at which the model splits evenly and fits on ``gpu``.
 
     Taught in: why_split, moving_a_live_request, disaggregation_trade, interference,
-        goodput_and_split, two_gpus, compression_and_pooling.
+        goodput_and_split, two_gpus, plan_a_deployment, compression_and_pooling.
     """
     spec, g = get_model(model), _gpu(gpu)
     return [
@@ -122,7 +122,7 @@ def smallest_tp(
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     g = _gpu(gpu)
     ok = fitting_tp(model, g, kv_dtype=kv_dtype, weight_dtype=weight_dtype)
@@ -151,7 +151,7 @@ def check(
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     spec, g = get_model(model), _gpu(gpu)
     tp = positive_int("tp", tp, "GPUs")

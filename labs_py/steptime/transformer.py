@@ -42,7 +42,7 @@ def body_params(spec: ModelSpec) -> int:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     embed = spec.vocab_size * spec.hidden_size
     return spec.params_active() - embed * (1 if spec.tie_word_embeddings else 2)
@@ -53,7 +53,7 @@ def qk_dim(spec: ModelSpec) -> int:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     return (
         spec.head_dim
@@ -115,7 +115,7 @@ def resident_weight_bytes(model: str | ModelSpec, weight_dtype: str = "bf16") ->
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     spec = get_model(model)
     one_of("weight_dtype", weight_dtype, tuple(WEIGHT_DTYPE_BYTES), "weight dtype")
@@ -127,7 +127,7 @@ def expert_bytes(model: str | ModelSpec, weight_dtype: str = "bf16") -> float:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     spec = get_model(model)
     if spec.moe is None:
@@ -153,7 +153,7 @@ def weight_bytes(
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     spec = get_model(model)
     one_of("weight_dtype", weight_dtype, tuple(WEIGHT_DTYPE_BYTES), "weight dtype")
@@ -197,7 +197,7 @@ def norm_bytes_per_token(spec: ModelSpec, tp: int = 1) -> float:
 
     Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
         disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
-        compression_and_pooling.
+        plan_a_deployment, compression_and_pooling.
     """
     act = (3 if spec.mlp == "gated" else 2) * spec.intermediate_size / tp
     return 2.0 * (2 * 2 * spec.hidden_size + act)

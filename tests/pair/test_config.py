@@ -112,7 +112,8 @@ def test_ports_and_side_channels_never_collide(n_p, n_d):
         ({"host": "0.0.0.0"}, "loopback"),
         ({"kv_cache_gib": -1.0}, "GiB"),
         ({"backend": "tpu"}, "backend"),
-        ({"n_gpus": 3}, "GPUs"),
+        ({"n_gpus": 0}, "GPUs"),
+        ({"prefill_tp": 2}, "GPU path"),
     ],
 )
 def test_bad_settings_are_refused_with_the_unit(changes, words):
