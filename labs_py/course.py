@@ -51,7 +51,7 @@ def measurements(table: str) -> dict[str, Any]:
     """One measured table of the course (``"week16_serving"``, ``"week16_standalone_prefill"``,
     ``"lab15_02_capture"``), with its ``source`` and its ``rows`` or figures.
 
-    Taught in: real_pair.
+    Taught in: disaggregation_trade, real_pair.
     """
     data = catalog.load("course")
     if table not in data["tables"]:

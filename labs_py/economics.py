@@ -498,14 +498,24 @@ def ledger_sweep(
     gpu: str = DEFAULT_GPU,
     tp: int | None = None,
     prefill_tokens_per_s: float | None = None,
+    chunk_tokens: int = 512,
+    decode_batch: int = 16,
+    decode_context_tokens: int = 1024,
 ) -> dict[str, np.ndarray]:
     """Both ledgers over a range of prompt lengths (default: powers of two, 128 to 32k tokens).
 
+    The split's ledger is the toll (``transfer_s``, the prompt's KV over the link) against
+    prefill (``ttft_penalty``). The colocated ledger is the tax: a colocated engine runs the
+    prompt in ``ceil(n / chunk_tokens)`` chunks, each inside a step that also decodes
+    ``decode_batch`` requests of ``decode_context_tokens`` context, and every one of those
+    requests waits for the chunk's extra time (``chunk_extra_s``) in that step. ``tax_s`` is
+    the total one co-running stream pays for the prompt; ``worst_itl_s`` its worst gap.
+
     With ``prefill_tokens_per_s`` given, prefill time is linear in the prompt
-    (as the course's lab assumes), and so is the payload: the penalty ratio is flat.
-    Without it, prefill comes from the calibrated step model, whose fixed costs make
+    (as the course's lab assumes), a chunk costs its share of it, and the tax equals the
+    prefill. Without it, both come from the calibrated step model, whose fixed costs make
     short prompts relatively slow and whose attention term grows with the square of
-    the prompt, so the ratio rises and then falls.
+    the prompt, so the penalty ratio rises and then falls.
 
     Taught in: disaggregation_trade.
     """
@@ -519,20 +529,39 @@ def ledger_sweep(
         [kv_payload_bytes(int(n), per_token) for n in grid], dtype=np.int64
     )
     transfer = np.array([transfer_seconds(int(b), link_gbps) for b in payload])
+    chunk = positive_int("chunk_tokens", chunk_tokens, "tokens")
+    batch = positive_int("decode_batch", decode_batch, "requests")
+    ctx = positive_int("decode_context_tokens", decode_context_tokens, "tokens")
+    n_chunks = -(-grid // chunk)
     if prefill_tokens_per_s is None:
         co = step_coefficients(spec, gpu, tp=tp, kv_dtype=kv_dtype)
         prefill = np.array([co.prefill_seconds(int(n)) for n in grid])
+        clean = co.decode_seconds(batch, ctx)
+        extra = []
+        for n, k in zip(grid, n_chunks):
+            c = int(n) / int(
+                k
+            )  # the prompt in k equal chunks; chunk i attends to the i-1 before it
+            pairs = sum(c * c * (i + 0.5) for i in range(int(k))) / k
+            mixed = co.step_seconds(c, pairs, 1, batch, batch * ctx)
+            extra.append(mixed - clean)
+        chunk_extra = np.array(extra)
     else:
         rate = positive_float(
             "prefill_tokens_per_s", prefill_tokens_per_s, "tokens per second"
         )
         prefill = grid / rate
+        clean = 0.0
+        chunk_extra = np.minimum(grid, chunk) / rate
     return {
         "prompt_tokens": grid,
         "payload_bytes": payload,
         "transfer_s": transfer,
         "prefill_s": prefill,
         "ttft_penalty": transfer / prefill,
+        "chunk_extra_s": chunk_extra,
+        "tax_s": n_chunks * chunk_extra,
+        "worst_itl_s": clean + chunk_extra,
     }
 
 

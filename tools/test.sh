@@ -20,6 +20,9 @@ tools/setup.sh --env-only
 echo "[test] installing the optional Ray extra (requirements-ray.txt) ..."
 .venv/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-ray.txt
 export LABS_PY_REQUIRE_RAY=1
+# the real pair's environment (.venv-pair) before the unit tests: tests/pair/test_source_guide.py reads
+# the pinned vLLM's source from it, and step 6 reuses it
+bash tools/pair_env.sh
 
 if ! command -v chromium >/dev/null && [ -z "${CHROMIUM:-}" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -239,3 +239,117 @@ def endpoint_points(c: dict) -> dict[str, list[float]]:
         "ttft_ms": [r["token_times_s"][0] * 1e3 for r in ok],
         "requested": [r.get("requested_prompt_tokens", r["prompt_tokens"]) for r in ok],
     }
+
+
+def foreign_load(c: dict) -> str:
+    """How many cores other programs used during a capture's run, or why that is not known.
+
+    A failure drill kills a process of the pair inside the measured window; its CPU time leaves
+    ``/proc`` with it and cannot be told from other programs' (``labs_py.pair.contention``).
+    Captures made before the window learned that carry a negative ``our_cores``; both cases read
+    "not measurable" rather than an impossible figure (more cores than the machine has).
+
+    Taught in: real_pair.
+    """
+    during = (c.get("contention") or {}).get("during_run")
+    if not during:
+        return "not recorded"
+    if during.get("foreign_cores") is None or (during.get("our_cores") or 0.0) < 0:
+        return "not measurable (a process of the pair exited inside the window)"
+    return f"{during['foreign_cores']:.3f} cores"
+
+
+def identical_outputs(a: dict, b: dict) -> dict:
+    """Do two captures of the same workload return the same tokens, request by request?
+
+    Requests are matched by their id (the load generator draws the same prompts from the same
+    seed); only requests that succeeded in both are compared. Returns ``requests`` compared,
+    ``identical`` among them, ``tokens`` compared, and ``first_difference`` (request id and
+    token index) or None.
+
+    Taught in: real_pair.
+    """
+    ra = {r["id"]: r for r in a["requests"] if r["status"] == "ok"}
+    rb = {r["id"]: r for r in b["requests"] if r["status"] == "ok"}
+    ids = sorted(set(ra) & set(rb))
+    same, tokens, first = 0, 0, None
+    for i in ids:
+        x, y = ra[i]["output_token_ids"], rb[i]["output_token_ids"]
+        tokens += max(len(x), len(y))
+        if x == y:
+            same += 1
+        elif first is None:
+            k = next(
+                (j for j, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y))
+            )
+            first = (i, k)
+    return {
+        "requests": len(ids),
+        "identical": same,
+        "tokens": tokens,
+        "first_difference": first,
+    }
+
+
+def ttft_percentiles_by_length(
+    c: dict, group: str = "sweep"
+) -> dict[int, dict[str, float]]:
+    """TTFT p50 and p99 (ms) of a capture's ``group`` requests, per prompt length.
+
+    With a handful of requests per length the p99 is close to the slowest of them; it is
+    reported because the course asks for it, and read as such.
+
+    Taught in: real_pair.
+    """
+    by: dict[int, list[float]] = {}
+    for r in c["requests"]:
+        if r["status"] == "ok" and r["group"] == group:
+            by.setdefault(r["prompt_tokens"], []).append(r["token_times_s"][0] * 1e3)
+    return {
+        n: {
+            "p50": stats.percentile(v, 50),
+            "p99": stats.percentile(v, 99),
+            "count": len(v),
+        }
+        for n, v in sorted(by.items())
+    }
+
+
+def run_to_run(
+    captures: dict[str, dict],
+    setups: tuple[str, ...] = ("single-2core__mixed", "pair-1each__mixed"),
+) -> dict:
+    """Each setup's committed capture and its repeats (``LABEL__repeatN``): the tails run by run.
+
+    Returns, per setup, one row per run (``label``, streams' ITL p50 and p99, big prompts' TTFT
+    p50, foreign load) and the spread of each figure (min and max over the runs); and, when the
+    first two setups are a single instance and a pair, the range of the ITL p99 ratio between them
+    over every pairing of their runs.
+
+    Taught in: real_pair.
+    """
+    out: dict = {"setups": {}}
+    for s in setups:
+        labels = [s] + sorted(k for k in captures if k.startswith(f"{s}__repeat"))
+        rows = []
+        for lab in labels:
+            sm = captures[lab]["summary"]
+            rows.append(
+                {
+                    "label": lab,
+                    "itl_p50_ms": sm["stream"]["itl_ms"]["p50"],
+                    "itl_p99_ms": sm["stream"]["itl_ms"]["p99"],
+                    "big_ttft_p50_ms": sm["big"]["ttft_ms"]["p50"],
+                    "other_programs": foreign_load(captures[lab]),
+                }
+            )
+        spread = {
+            k: (min(r[k] for r in rows), max(r[k] for r in rows))
+            for k in ("itl_p50_ms", "itl_p99_ms", "big_ttft_p50_ms")
+        }
+        out["setups"][s] = {"runs": rows, "spread": spread}
+    if len(setups) >= 2:
+        a, b = (out["setups"][s]["runs"] for s in setups[:2])
+        ratios = [x["itl_p99_ms"] / y["itl_p99_ms"] for x in a for y in b]
+        out["itl_p99_ratio_range"] = (min(ratios), max(ratios))
+    return out

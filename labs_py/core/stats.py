@@ -40,8 +40,9 @@ def summarize(
     >>> summarize([1.0, 2.0, 3.0, 4.0])["p50"]
     2.5
 
-    Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
+    Taught in: no chapter calls it directly; it works behind why_split, disaggregation_trade,
+        interference, goodput_and_split, two_gpus, real_pair, plan_a_deployment,
+        compression_and_pooling.
     """
     arr = np.asarray(
         list(values) if not isinstance(values, np.ndarray) else values, dtype=float

@@ -24,8 +24,8 @@ __all__ = ["Spec", "as_spec", "jsonable", "layout_of", "make_spec", "to_figure"]
 def layout_of(fig: go.Figure) -> dict[str, Any]:
     """A figure's layout as a plain dict (build once, reuse for every spec).
 
-    Taught in: why_split, moving_a_live_request, disaggregation_trade, real_pair, plan_a_deployment,
-        compression_and_pooling.
+    Taught in: why_split, moving_a_live_request, disaggregation_trade, two_gpus, real_pair,
+        plan_a_deployment, compression_and_pooling.
     """
     return jsonable(fig.to_plotly_json()["layout"])
 

@@ -91,8 +91,8 @@ def styled(
 ) -> go.Figure:
     """Apply the book's layout: white background, readable fonts, legend on top (or below the plot).
 
-    Taught in: why_split, moving_a_live_request, disaggregation_trade, real_pair, plan_a_deployment,
-        compression_and_pooling.
+    Taught in: why_split, moving_a_live_request, disaggregation_trade, two_gpus, real_pair,
+        plan_a_deployment, compression_and_pooling.
     """
     fig.update_layout(
         template="none",  # styled explicitly below, so pages don't carry a whole template per figure

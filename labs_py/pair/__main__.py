@@ -21,8 +21,11 @@ Run it with the pair environment's interpreter (``.venv-pair/bin/python``;
     Run ``vllm bench serve`` and our load generator on the pair; compare percentiles.
 ``smoke``
     The real pair smoke test (token identity + metrics proof + clean stop).
-``preflight [--backend cpu|gpu]``
-    Can this machine run the pair? Prints what was checked, or ``SKIPPED:`` and why.
+``preflight [--backend cpu|gpu] [--python PY] [--n-gpus N]``
+    Can this machine run the pair? Prints what was checked, or ``SKIPPED:`` and why. With
+    ``--backend gpu``: GPU count, ``nvidia-smi topo -m`` (NVLink between GPU 0 and GPU 1), vLLM's
+    version and the NixlConnector import in ``PY`` (:mod:`labs_py.pair.preflight`); exit status
+    0 ready, 1 a check failed, 77 skipped (no GPU here, nothing checked).
 ``report [--json]``
     Headline figures from the committed captures (works in the light environment); the
     link sweep as a table (``--json``: everything as JSON, ``link_sweep`` one row per
@@ -73,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("topology")
     c.add_argument("workload")
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="run N of the same capture (same seed, same prompts): labelled TOPOLOGY__WORKLOAD__repeatN, "
+        "beside the committed one, to measure run-to-run variation",
+    )
     ce = sub.add_parser(
         "capture-endpoint", help="measure any OpenAI-compatible P/D deployment"
     )
@@ -111,8 +121,26 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="every figure as JSON (link_sweep: one row per rate x prompt)",
     )
-    pf = sub.add_parser("preflight")
+    pf = sub.add_parser(
+        "preflight",
+        help="can this machine run the pair?",
+        epilog="--backend gpu exits 0 when ready (warnings allowed), 1 when a check failed, "
+        "77 when there is no GPU here and every check was skipped",
+    )
     pf.add_argument("--backend", choices=("cpu", "gpu"), default="cpu")
+    pf.add_argument(
+        "--python",
+        default=None,
+        help="GPU path: the interpreter that will serve the pair, where vLLM's version and "
+        "the NixlConnector import are checked (default: .venv-pair/bin/python)",
+    )
+    pf.add_argument(
+        "--n-gpus",
+        type=int,
+        default=2,
+        help="GPU path: GPUs the pair will use (2: prefill on GPU 0, decode on GPU 1; "
+        "1: both share GPU 0, no link to check)",
+    )
     a = ap.parse_args(argv)
 
     if a.cmd == "build-model":
@@ -152,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "capture":
         from labs_py.pair import runs
 
-        print(f"[pair] wrote {runs.capture(a.topology, a.workload, a.seed)}")
+        print(
+            f"[pair] wrote {runs.capture(a.topology, a.workload, a.seed, repeat=a.repeat)}"
+        )
         return 0
     if a.cmd == "capture-endpoint":
         from pathlib import Path
@@ -212,6 +242,15 @@ def main(argv: list[str] | None = None) -> int:
             rest = {k: v for k, v in figs.items() if k not in ("link_sweep",)}
             print(json.dumps(rest, indent=1, default=str))
         return 0
+    if a.cmd == "preflight" and a.backend == "gpu":
+        from labs_py.pair import preflight
+
+        try:
+            checks = preflight.run_gpu_preflight(a.python, a.n_gpus)
+        except (TypeError, ValueError) as e:
+            pf.error(str(e))
+        print(preflight.format_report(checks, a.python, a.n_gpus))
+        return preflight.exit_status(checks)
     if a.cmd == "preflight":
         from labs_py.pair.config import PairConfig, backend_unavailable_reason
 

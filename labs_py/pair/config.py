@@ -17,8 +17,9 @@ Two backends share this code:
     ``VLLM_CPU_OMP_THREADS_BIND``; KV cache size is ``VLLM_CPU_KVCACHE_SPACE``
     (GiB). NIXL's progress thread, which busy-spins a core as shipped, is made
     to sleep ``nixl_progress_delay_us`` between polls by our plugin
-    (:mod:`labs_py.pair.vllm_plugin`). Facts and settings from
-    ``shared/notes/vllm-cpu-pair.md``, measured on this machine class.
+    (:mod:`labs_py.pair.vllm_plugin`). Each setting, and the measurement that
+    chose it on this machine class, is in ``docs/runbook.md`` ("Settings that
+    matter on 2 cores").
 ``"gpu"``
     The official ``vllm`` wheel with NixlConnector on GPU memory, for a reader
     with one or two NVIDIA GPUs: with two, the producer takes GPU 0 and the

@@ -77,17 +77,34 @@ class Window:
         self.ours0 = {p: process_cpu_s(p) for p in self.pids}
 
     def close(self) -> dict:
+        """The window's loads, in cores; ``foreign_cores`` is None when it cannot be measured.
+
+        A process of ours that exits inside the window (a failure drill kills one) takes its CPU
+        time with it: ``/proc`` no longer has it, so its share of the machine's busy time could
+        not be told from other programs'. The window then says so (``exited``) instead of
+        counting that time as foreign.
+        """
         wall = time.monotonic() - self.t0
         busy = system_busy_s() - self.busy0
-        pids = self.pids | our_pids(self.process_groups)
-        ours = sum(process_cpu_s(p) - self.ours0.get(p, 0.0) for p in pids)
-        foreign = max(0.0, busy - ours)
-        return {
+        now = our_pids(self.process_groups)
+        exited = sorted(p for p in self.pids if not os.path.exists(f"/proc/{p}"))
+        ours = sum(
+            max(0.0, process_cpu_s(p) - self.ours0.get(p, 0.0))
+            for p in (self.pids | now)
+            if p not in exited
+        )
+        out = {
             "wall_s": round(wall, 2),
             "machine_busy_cores": round(busy / wall, 3) if wall > 0 else None,
             "our_cores": round(ours / wall, 3) if wall > 0 else None,
-            "foreign_cores": round(foreign / wall, 3) if wall > 0 else None,
+            "foreign_cores": round(max(0.0, busy - ours) / wall, 3)
+            if wall > 0
+            else None,
         }
+        if exited:
+            out["foreign_cores"] = None
+            out["exited"] = len(exited)
+        return out
 
 
 def wait_for_quiet(
@@ -110,6 +127,9 @@ def wait_for_quiet(
         w = Window(process_groups)
         time.sleep(window_s)
         load = w.close()["foreign_cores"]
+        load = (
+            float("inf") if load is None else load
+        )  # one of ours exited: not a quiet window
         waited = time.monotonic() - t0
         if load <= max_foreign_cores:
             return {"waited_s": round(waited, 1), "foreign_cores": load, "quiet": True}

@@ -35,6 +35,28 @@ What can go wrong, and what this proxy does:
   so decode silently re-prefills. The output is still right; only decode's
   ``/metrics`` expose it.
 
+Who emits the answer's first token? The prefill instance cannot be asked for
+zero tokens: the OpenAI API has no "prefill only" request, and vLLM refuses
+``max_tokens=0`` with HTTP 400 (vLLM 0.32: ``max_tokens must be at least 1,
+got 0.``; even its echo-only request, ``echo=true`` with ``max_tokens=0``,
+runs one token internally). So the producer always runs the prompt *and
+samples one token*.
+This proxy throws that token away and keeps only the ``kv_transfer_params``;
+the decode instance recomputes the prompt's last position from the pulled KV
+and samples the first token itself. Under greedy decoding both samples are
+the same token, so the client receives exactly what a single instance would
+send, token for token, and exactly ``max_tokens`` of them. Lab 15-02 calls an
+off-by-one at this handoff the classic proxy bug. ``--bug`` reproduces its
+forms, as a teaching drill and never by default (:data:`BUGS`):
+
+* ``duplicate-first-token``: the client gets prefill's token *and* decode's
+  own first token, so token 0 appears twice and there is one token too many;
+* ``drop-first-token``: decode's first token is removed as if prefill's had
+  been sent in its place, but prefill's never is: the first token is missing
+  and there is one token too few;
+* ``prefill-max-tokens-0``: the prefill leg asks for zero tokens, which
+  vLLM refuses; the client gets that HTTP 400 and decode is never called.
+
 Response headers say where the time went: ``X-Pair-Prefill`` (which producer,
 or ``fallback (...)``), ``X-Pair-Decode``, ``X-Pair-Prefill-Leg-Ms`` (the whole
 prefill leg, as the proxy saw it) and ``X-Pair-Decode-Headers-Ms`` (until
@@ -56,6 +78,8 @@ import json
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import aiohttp
 from aiohttp import web
@@ -73,9 +97,22 @@ PREFILL_KV_TRANSFER_PARAMS = {
 ROUTES = ("/v1/completions", "/v1/chat/completions")
 PROXY_KEY: web.AppKey[PairProxy] = web.AppKey("proxy")
 
+#: Deliberately broken proxies for the first-token drill (lab 15-02's off-by-one); never the default.
+BUGS = {
+    "duplicate-first-token": "send prefill's sampled token to the client, then all of "
+    "decode's tokens: token 0 twice, max_tokens + 1 tokens",
+    "drop-first-token": "remove decode's first token (as if prefill's replaced it) but never "
+    "send prefill's: token 0 missing, max_tokens - 1 tokens",
+    "prefill-max-tokens-0": "ask the prefill instance for max_tokens=0: vLLM answers HTTP 400 "
+    "and decode is never called",
+}
+
 
 def prefill_request(body: dict) -> dict:
     """The prefill leg's body: one token, no streaming, no ``min_tokens``, remote-decode KV params.
+
+    One token, never zero: vLLM refuses ``max_tokens=0``, and the token the producer
+    samples is thrown away (decode samples the answer's first token itself).
 
     Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
@@ -114,16 +151,175 @@ def sse_error_event(message: str, code: int = 502) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
+def _is_chat(path: str) -> bool:
+    return path.endswith("/chat/completions")
+
+
+def _content_slot(path: str, choice: dict, streaming: bool) -> tuple[dict, str]:
+    """Where a choice keeps its text: ``text`` (completions), ``message``/``delta`` ``content`` (chat)."""
+    if not _is_chat(path):
+        return choice, "text"
+    return choice.setdefault("delta" if streaming else "message", {}), "content"
+
+
+def _content(path: str, choice: dict, streaming: bool) -> str:
+    """A choice's text, read without changing the choice."""
+    if not _is_chat(path):
+        return choice.get("text") or ""
+    return (choice.get("delta" if streaming else "message") or {}).get("content") or ""
+
+
+def first_token_of(path: str, prefill_response: dict) -> tuple[str, list[int]]:
+    """The token the prefill instance sampled: its text and its ids (empty unless the client asked).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    choice = (prefill_response.get("choices") or [{}])[0]
+    return _content(path, choice, False), list(choice.get("token_ids") or [])
+
+
+def carries_token(path: str, event: dict, streaming: bool = True) -> bool:
+    """Whether an answer (or one streamed event of it) carries at least one output token.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    return any(
+        choice.get("token_ids") or _content(path, choice, streaming)
+        for choice in event.get("choices") or []
+    )
+
+
+def prepend_first_token(
+    path: str, answer: dict, text: str, token_ids: Sequence[int], streaming: bool
+) -> dict:
+    """``answer`` with prefill's token put in front of its first choice: the duplicate bug.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    out = copy.deepcopy(answer)
+    choice = out["choices"][0]
+    slot, key = _content_slot(path, choice, streaming)
+    slot[key] = text + (slot.get(key) or "")
+    if token_ids:
+        choice["token_ids"] = list(token_ids) + list(choice.get("token_ids") or [])
+    return out
+
+
+def drop_first_token(
+    path: str, answer: dict, text: str, streaming: bool
+) -> dict | None:
+    """``answer`` without its first token: the drop bug; ``None`` when a streamed event had only that one.
+
+    The first token id goes, and the text loses the prefix ``text`` (prefill's token, which
+    under greedy decoding is also decode's first token).
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    out = copy.deepcopy(answer)
+    choice = out["choices"][0]
+    slot, key = _content_slot(path, choice, streaming)
+    if choice.get("token_ids"):
+        choice["token_ids"] = choice["token_ids"][1:]
+    content = slot.get(key) or ""
+    if text and content.startswith(text):
+        slot[key] = content[len(text) :]
+    if streaming and not carries_token(path, out, streaming):
+        return None
+    return out
+
+
+def first_token_event(
+    path: str, model: str | None, text: str, token_ids: Sequence[int]
+) -> bytes:
+    """One server-sent event carrying prefill's token, shaped like vLLM's own stream events.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+    choice: dict = {"index": 0, "logprobs": None, "finish_reason": None}
+    if _is_chat(path):
+        choice["delta"] = {"content": text}
+    else:
+        choice["text"] = text
+    if token_ids:
+        choice["token_ids"] = list(token_ids)
+    event = {
+        "id": f"pair-bug-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion.chunk" if _is_chat(path) else "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+    }
+    return f"data: {json.dumps(event)}\n\n".encode()
+
+
+class DropFirstTokenStream:
+    """Rewrites a stream of server-sent events, fed in chunks cut anywhere, minus its first output token.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path, self.text = path, text
+        self.buffer = b""
+        self.done = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.done and not self.buffer:
+            return chunk
+        self.buffer += chunk
+        out = []
+        while b"\n\n" in self.buffer:
+            raw, self.buffer = self.buffer.split(b"\n\n", 1)
+            out.append(self._event(raw))
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        rest, self.buffer = self.buffer, b""
+        return rest
+
+    def _event(self, raw: bytes) -> bytes:
+        data = raw[5:].strip() if raw.startswith(b"data:") else b""
+        if self.done or not data or data == b"[DONE]":
+            return raw + b"\n\n"
+        try:
+            event = json.loads(data)
+        except ValueError:
+            return raw + b"\n\n"
+        if not isinstance(event, dict) or not carries_token(self.path, event):
+            return raw + b"\n\n"
+        self.done = True
+        event = drop_first_token(self.path, event, self.text, streaming=True)
+        return b"" if event is None else f"data: {json.dumps(event)}\n\n".encode()
+
+
 class UpstreamRejected(Exception):
     """The prefill instance refused the request itself (HTTP 4xx): the client must see it.
 
     Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
 
-    def __init__(self, status: int, body: bytes) -> None:
+    def __init__(self, status: int, body: bytes, url: str = "") -> None:
         super().__init__(f"HTTP {status}")
         self.status = status
         self.body = body
+        self.url = url
+
+
+class PrefillLeg(NamedTuple):
+    """What the prefill leg brought back.
+
+    ``kv_transfer_params`` is ``None`` when no producer answered (then ``source`` says why) or
+    when the producer returned none; ``first_text`` and ``first_token_ids`` are the token it
+    sampled, which a correct proxy throws away.
+
+    Taught in: no chapter: the real pair's harness (docs/runbook.md).
+    """
+
+    kv_transfer_params: dict | None
+    source: str
+    first_text: str = ""
+    first_token_ids: tuple[int, ...] = ()
+    answered: bool = False
 
 
 class _RoundRobin:
@@ -162,7 +358,14 @@ class PairProxy:
         forward_kv_params: bool = True,
         prefill_cooldown_s: float = 5.0,
         connect_timeout_s: float = 5.0,
+        bug: str | None = None,
     ) -> None:
+        if bug is not None and bug not in BUGS:
+            raise ValueError(
+                f"unknown proxy bug {bug!r}; the drill's bugs are {sorted(BUGS)} "
+                "(None, the default, is the correct proxy)"
+            )
+        self.bug = bug
         self.prefill = _RoundRobin(prefill_urls, prefill_cooldown_s)
         self.decode = _RoundRobin(decode_urls, 0.0)
         self.forward_kv_params = forward_kv_params
@@ -181,17 +384,21 @@ class PairProxy:
             await self.session.close()
 
     # ---- the two legs -------------------------------------------------------------
-    async def run_prefill(
-        self, path: str, body: dict, request_id: str
-    ) -> tuple[dict | None, str]:
-        """Try each prefill instance in turn; return (kv_transfer_params, url) or (None, reason)."""
+    async def run_prefill(self, path: str, body: dict, request_id: str) -> PrefillLeg:
+        """Try each prefill instance in turn; the first that answers gives the leg's result."""
         assert self.session is not None
+        leg = prefill_request(body)
+        if self.bug == "prefill-max-tokens-0":
+            # the drill's bug: a "prefill only" request that the OpenAI API does not have
+            leg["max_tokens"] = 0
+            if "max_completion_tokens" in leg:
+                leg["max_completion_tokens"] = 0
         reasons = []
         for url in self.prefill.order():
             try:
                 async with self.session.post(
                     url + path,
-                    json=prefill_request(body),
+                    json=leg,
                     headers={"X-Request-Id": request_id},
                 ) as r:
                     if r.status >= 500:
@@ -200,14 +407,21 @@ class PairProxy:
                         continue
                     if r.status != 200:
                         # a 4xx is the client's fault: pass it on instead of hiding it behind a fallback
-                        raise UpstreamRejected(r.status, await r.read())
+                        raise UpstreamRejected(r.status, await r.read(), url)
                     data = await r.json(content_type=None)
                     self.stats[f"prefill_legs:{url}"] += 1
-                    return data.get("kv_transfer_params"), url
+                    text, ids = first_token_of(path, data)
+                    return PrefillLeg(
+                        data.get("kv_transfer_params"),
+                        url,
+                        text,
+                        tuple(ids),
+                        answered=True,
+                    )
             except (TimeoutError, aiohttp.ClientConnectionError) as e:
                 reasons.append(f"{url}: {type(e).__name__}")
                 self.prefill.mark_down(url)
-        return None, "; ".join(reasons)
+        return PrefillLeg(None, "; ".join(reasons))
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         assert self.session is not None
@@ -221,13 +435,28 @@ class PairProxy:
         self.stats["requests"] += 1
         request_id = request.headers.get("X-Request-Id") or f"pair-{uuid.uuid4().hex}"
         t_in = time.perf_counter()
+        bug_headers = {"X-Pair-Bug": self.bug} if self.bug else {}
         try:
-            kv_params, prefill_from = await self.run_prefill(path, body, request_id)
+            prefilled = await self.run_prefill(path, body, request_id)
         except UpstreamRejected as e:
             self.stats["prefill_rejected"] += 1
             return web.Response(
-                body=e.body, status=e.status, content_type="application/json"
+                body=e.body,
+                status=e.status,
+                content_type="application/json",
+                headers={
+                    "X-Pair-Prefill": f"rejected by {e.url} (HTTP {e.status})",
+                    **bug_headers,
+                },
             )
+        kv_params, prefill_from = prefilled.kv_transfer_params, prefilled.source
+        # the drill's first-token bugs act only when a producer answered (and sampled a token)
+        first_token_bug = (
+            self.bug in ("duplicate-first-token", "drop-first-token")
+            and prefilled.answered
+        )
+        if first_token_bug:
+            self.stats[f"bug:{self.bug}"] += 1
         if kv_params is None:
             self.stats["colocated_fallbacks"] += 1
             prefill_header = f"fallback ({prefill_from})"
@@ -246,6 +475,7 @@ class PairProxy:
             "X-Pair-Decode": decode_url,
             "X-Request-Id": request_id,
             "X-Pair-Prefill-Leg-Ms": f"{(t_prefilled - t_in) * 1e3:.2f}",
+            **bug_headers,
         }
         self.stats[f"decode_legs:{decode_url}"] += 1
         try:
@@ -283,6 +513,8 @@ class PairProxy:
                         status=502,
                         headers=headers,
                     )
+                if first_token_bug and upstream.status == 200:
+                    payload = self._buggy_answer(path, payload, prefilled)
                 return web.Response(
                     body=payload,
                     status=upstream.status,
@@ -294,11 +526,25 @@ class PairProxy:
             await resp.prepare(request)
             n_bytes = 0
             tail = b""
+            dropper = None
+            if first_token_bug and self.bug == "duplicate-first-token":
+                await resp.write(
+                    first_token_event(
+                        path,
+                        body.get("model"),
+                        prefilled.first_text,
+                        prefilled.first_token_ids,
+                    )
+                )
+            elif first_token_bug:
+                dropper = DropFirstTokenStream(path, prefilled.first_text)
             try:
                 async for chunk in upstream.content.iter_any():
                     n_bytes += len(chunk)
                     tail = (tail + chunk)[-64:]
-                    await resp.write(chunk)
+                    await resp.write(chunk if dropper is None else dropper.feed(chunk))
+                if dropper is not None:
+                    await resp.write(dropper.flush())
                 if b"[DONE]" not in tail:
                     raise aiohttp.ClientPayloadError("stream ended without [DONE]")
             except (
@@ -320,6 +566,28 @@ class PairProxy:
                 return resp
             await resp.write_eof()
             return resp
+
+    def _buggy_answer(self, path: str, payload: bytes, prefilled: PrefillLeg) -> bytes:
+        """A non-streamed answer, broken the way the drill's bug breaks it."""
+        try:
+            answer = json.loads(payload)
+        except ValueError:
+            return payload
+        if not isinstance(answer, dict) or not answer.get("choices"):
+            return payload
+        if self.bug == "duplicate-first-token":
+            answer = prepend_first_token(
+                path,
+                answer,
+                prefilled.first_text,
+                prefilled.first_token_ids,
+                streaming=False,
+            )
+        else:
+            answer = drop_first_token(
+                path, answer, prefilled.first_text, streaming=False
+            )
+        return json.dumps(answer).encode()
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -346,12 +614,18 @@ def make_app(
     decode_urls: list[str],
     forward_kv_params: bool = True,
     prefill_cooldown_s: float = 5.0,
+    bug: str | None = None,
 ) -> web.Application:
     """The proxy as an ``aiohttp`` application (tests run it against fake upstreams).
 
+    ``bug`` names one of the drill's deliberately broken proxies (:data:`BUGS`); ``None``, the
+    default, is the correct proxy.
+
     Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
-    proxy = PairProxy(prefill_urls, decode_urls, forward_kv_params, prefill_cooldown_s)
+    proxy = PairProxy(
+        prefill_urls, decode_urls, forward_kv_params, prefill_cooldown_s, bug=bug
+    )
     app = web.Application(client_max_size=64 * 2**20)
     app[PROXY_KEY] = proxy
     app.on_startup.append(proxy.startup)
@@ -388,7 +662,12 @@ def main(argv: list[str] | None = None) -> None:
 
     Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="--bug is a teaching drill (lab 15-02's off-by-one at the first token): "
+        + "; ".join(f"{name}: {what}" for name, what in BUGS.items())
+        + ". Never use it in front of real users.",
+    )
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument(
@@ -408,6 +687,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="drill only: do not forward kv_transfer_params (decode silently re-prefills)",
     )
+    ap.add_argument(
+        "--bug",
+        choices=sorted(BUGS),
+        default=None,
+        help="TEACHING DRILL ONLY, off by default: run a deliberately broken proxy that "
+        "mishandles the answer's first token (see below); every response carries X-Pair-Bug",
+    )
     ap.add_argument("--prefill-cooldown-s", type=float, default=5.0)
     ap.add_argument(
         "--allow-remote-upstreams",
@@ -420,6 +706,11 @@ def main(argv: list[str] | None = None) -> None:
         help="with --allow-remote-upstreams: listen on 0.0.0.0",
     )
     a = ap.parse_args(argv)
+    if a.bug and (a.allow_remote_upstreams or a.listen_all):
+        ap.error(
+            f"--bug {a.bug} is a drill for the local pair: it refuses "
+            "--allow-remote-upstreams and --listen-all"
+        )
     if a.listen_all and not a.allow_remote_upstreams:
         ap.error(
             "--listen-all is for a deployment across hosts: it needs --allow-remote-upstreams"
@@ -434,13 +725,22 @@ def main(argv: list[str] | None = None) -> None:
                 reason + "; for a deployment across hosts pass --allow-remote-upstreams"
             )
     app = make_app(
-        a.prefill, a.decode, not a.drop_kv_transfer_params, a.prefill_cooldown_s
+        a.prefill,
+        a.decode,
+        not a.drop_kv_transfer_params,
+        a.prefill_cooldown_s,
+        bug=a.bug,
     )
     print(
         f"[proxy] {host}:{a.port} prefill={a.prefill} decode={a.decode} "
         f"forward_kv_params={not a.drop_kv_transfer_params}",
         flush=True,
     )
+    if a.bug:
+        print(
+            f"[proxy] DRILL: deliberately broken (--bug {a.bug}): {BUGS[a.bug]}",
+            flush=True,
+        )
     web.run_app(app, host=host, port=a.port, print=None, access_log=None)
 
 

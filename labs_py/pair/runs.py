@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from labs_py.captures import capture as cap
 from labs_py.captures import metrics
 from labs_py.captures.tiny_model import TinyModelSpec
+from labs_py.core import validate
 from labs_py.pair import contention, launch, loadgen, netns
 from labs_py.pair.config import (
     MEASURE_NICENESS,
@@ -315,9 +316,17 @@ def warm_up(run: Running) -> None:
 
 
 def capture(
-    topology: str, workload: str, seed: int = 0, out_dir=cap.CAPTURE_DIR
+    topology: str,
+    workload: str,
+    seed: int = 0,
+    out_dir=cap.CAPTURE_DIR,
+    repeat: int | None = None,
 ) -> str:
     """Run ``workload`` on ``topology`` and write its capture; return the path.
+
+    ``repeat=N`` makes the same run again (same seed, so the same prompts and arrivals) under the
+    label ``TOPOLOGY__WORKLOAD__repeatN``, beside the committed one: the run-to-run variation of
+    the tails is read from such repeats (``labs_py.captures.report.run_to_run``).
 
     Taught in: no chapter: the real pair's harness (docs/runbook.md).
     """
@@ -329,6 +338,12 @@ def capture(
         raise ValueError(
             f"unknown workload {workload!r}; expected one of {sorted(WORKLOADS)}"
         )
+    if repeat is not None:
+        validate.positive_int("repeat", repeat, "(the repeat's number, 1 and up)")
+        if workload == "link-sweep":
+            raise ValueError(
+                "--repeat is for the rate, sweep and mixed workloads; the link sweep is one capture"
+            )
     tdesc, changes, mode = TOPOLOGIES[topology]
     cfg = PairConfig(niceness=MEASURE_NICENESS, **changes)
     if workload == "link-sweep":
@@ -345,13 +360,16 @@ def capture(
         if mode == "pair":
             extra["proof"] = decode_proof(run, reqs, m)
             extra["proxy_stats"] = _proxy_stats(run)
-        label = f"{topology}__{workload}"
+        label = f"{topology}__{workload}" + (
+            f"__repeat{repeat}" if repeat is not None else ""
+        )
         kind = {"rate": mode, "sweep": "sweep", "mixed": "mixed"}[workload]
         c = cap.new_capture(
             label=label,
             kind=kind,
             description=f"{tdesc}; workload: {WORKLOADS[workload][0]}",
-            command=f".venv-pair/bin/python -m labs_py.pair capture {topology} {workload}",
+            command=f".venv-pair/bin/python -m labs_py.pair capture {topology} {workload}"
+            + (f" --repeat {repeat}" if repeat is not None else ""),
             config={**cfg.to_dict(), "topology": run.topology},
             workload={"name": workload, "seed": seed, **WORKLOADS[workload][1]},
             requests=reqs,

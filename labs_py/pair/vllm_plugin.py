@@ -2,9 +2,9 @@
 
 Why this exists: NIXL's Python API (``nixl_agent.__init__``) starts a progress
 thread per agent and hard-codes its polling delay, ``pthrDelay``, to 0, so the
-thread spins a whole core per process. On a 2-core machine that steals the core
-the other instance is pinned to; measured on this machine class it tripled the
-pair's ITL p50 (about 6 ms to 18-20 ms, ``shared/notes/vllm-cpu-pair.md``).
+thread spins a whole core per process (99 % of a core, measured here; see
+``docs/runbook.md``, "Settings that matter on 2 cores"). On a 2-core machine
+that steals the core the other instance is pinned to.
 
 Switching the thread off is not enough, though: we saw the first transfer to an
 idle producer hang forever with the thread off. UCX over loopback TCP needs the
@@ -178,6 +178,11 @@ def _keep_nixl_reserve_on_own_cores() -> None:
     cls.discover_numa_topology = classmethod(discover_numa_topology)
 
 
+def _warn(text: str) -> None:
+    """A bad setting is said out loud, in the instance's log; the plugin never stops vLLM from starting."""
+    print(f"[labs_pair plugin] pid {os.getpid()}: {text}", file=sys.stderr, flush=True)
+
+
 def register() -> None:
     """Entry point for ``vllm.general_plugins`` (may run several times per process).
 
@@ -192,11 +197,19 @@ def register() -> None:
     if spin:
         try:
             _shm_busy_loop(float(spin))
-        except (ImportError, AttributeError, ValueError):
+        except ValueError:
+            _warn(
+                f"{ENV_SHM_SPIN_S}={spin!r} is not a number of seconds; vLLM's readers keep their default"
+            )
+        except (ImportError, AttributeError):
             pass
     try:
         floor_us = int(os.environ.get(ENV_DELAY_US, "0"))
     except ValueError:
+        _warn(
+            f"{ENV_DELAY_US}={os.environ.get(ENV_DELAY_US)!r} is not a whole number of microseconds; "
+            "NIXL's progress thread keeps its stock delay (0: a busy spin)"
+        )
         floor_us = 0
     if floor_us <= 0:
         return

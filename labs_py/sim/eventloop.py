@@ -60,8 +60,9 @@ ROLES: tuple[str, ...] = ("colocated", "prefill", "decode")
 class InstanceSpec:
     """One engine: its role, its step timer and its scheduling limits.
 
-    Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
+    Taught in: no chapter calls it directly; it works behind why_split, disaggregation_trade,
+        interference, goodput_and_split, two_gpus, real_pair, plan_a_deployment,
+        compression_and_pooling.
     """
 
     role: str
@@ -86,8 +87,9 @@ class InstanceSpec:
 class RawRun:
     """What the loop records; :class:`labs_py.sim.metrics.SimResult` turns it into latencies.
 
-    Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
+    Taught in: no chapter calls it directly; it works behind why_split, disaggregation_trade,
+        interference, goodput_and_split, two_gpus, real_pair, plan_a_deployment,
+        compression_and_pooling.
     """
 
     first_token_s: np.ndarray  # per request
@@ -194,8 +196,9 @@ def run(
     (-1: no shared prefix), ``prefix_tokens``, ``prefix_cache`` and ``fetch_seconds``
     turn on prefix caching (see the module docstring).
 
-    Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
+    Taught in: no chapter calls it directly; it works behind why_split, disaggregation_trade,
+        interference, goodput_and_split, two_gpus, real_pair, plan_a_deployment,
+        compression_and_pooling.
     """
     n = len(arrival_s)
     if prefix_cache not in PREFIX_CACHES:

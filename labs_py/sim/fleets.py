@@ -106,7 +106,7 @@ class Colocated:
 class Disaggregated:
     """An xPyD fleet: ``prefill`` prefill engines, ``decode`` decode engines, a link of ``link_gbps`` Gb/s.
 
-    Taught in: why_split, interference, goodput_and_split, two_gpus.
+    Taught in: why_split, disaggregation_trade, interference, goodput_and_split, two_gpus.
     """
 
     prefill: int = 1

@@ -36,7 +36,7 @@ class Scenario:
 
     Hashable, so simulations can be cached by ``(fleet, scenario, rate)``.
 
-    Taught in: why_split, interference, goodput_and_split.
+    Taught in: why_split, disaggregation_trade, interference, goodput_and_split.
     """
 
     model: str = DEFAULT_MODEL
@@ -80,7 +80,7 @@ def run(
     ``record_steps=True`` also keeps every engine's step log (what each step carried), for
     questions about steps rather than requests (:func:`labs_py.sim.interference.prefill_gap_share`).
 
-    Taught in: why_split, interference, two_gpus.
+    Taught in: why_split, disaggregation_trade, interference, goodput_and_split, two_gpus.
     """
     positive_float("rate_per_s", rate_per_s, "requests per second")
     return simulate(

@@ -33,8 +33,9 @@ DECODE_METRICS: tuple[str, ...] = ("tpot", "max_itl")
 class SimResult:
     """One simulated run: the workload, the raw timeline, and every latency derived from them.
 
-    Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
+    Taught in: no chapter calls it directly; it works behind why_split, disaggregation_trade,
+        interference, goodput_and_split, two_gpus, real_pair, plan_a_deployment,
+        compression_and_pooling.
     """
 
     workload: Workload

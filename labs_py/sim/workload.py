@@ -43,8 +43,9 @@ class Workload:
     ``output_tokens`` counts every generated token *including the first*: a request
     with ``output_tokens = 1`` has a TTFT and no inter-token gaps.
 
-    Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, real_pair, plan_a_deployment, compression_and_pooling.
+    Taught in: no chapter calls it directly; it works behind why_split, disaggregation_trade,
+        interference, goodput_and_split, two_gpus, real_pair, plan_a_deployment,
+        compression_and_pooling.
     """
 
     arrival_s: np.ndarray
@@ -109,8 +110,8 @@ def unit_gaps(
     variation ``cv``; ``"uniform"``: evenly spaced; ``"burst"``: every request at t=0
     (the offline-throughput setting of ``vllm bench throughput``).
 
-    Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, plan_a_deployment, compression_and_pooling.
+    Taught in: no chapter calls it directly; it works behind why_split, disaggregation_trade,
+        interference, goodput_and_split, two_gpus, plan_a_deployment, compression_and_pooling.
     """
     n = positive_int("n", n, "requests")
     one_of("arrival", arrival, ARRIVALS, "arrival process")
@@ -157,8 +158,8 @@ def lognormal_lengths(
 ) -> Callable[[np.random.Generator, int], np.ndarray]:
     """A sampler of lengths from a log-normal (the long tail of real chat prompts), clipped to [1, max].
 
-    Taught in: no chapter calls it directly; it works behind why_split, interference,
-        goodput_and_split, two_gpus, plan_a_deployment.
+    Taught in: no chapter calls it directly; it works behind why_split, disaggregation_trade,
+        interference, goodput_and_split, two_gpus, plan_a_deployment.
     """
     med = positive_int("median_tokens", median_tokens, "tokens")
     s = non_negative_float("sigma", sigma, "(log-space standard deviation)")

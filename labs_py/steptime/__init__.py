@@ -26,6 +26,11 @@ from labs_py.steptime.model import (
     prefill_seconds,
     step_coefficients,
 )
+from labs_py.steptime.pipeline import (
+    PipelineStep,
+    bubble_fraction,
+    pipeline_decode_step,
+)
 from labs_py.steptime.placement import fitting_tp, smallest_tp
 from labs_py.steptime.transformer import (
     arithmetic_intensity,
@@ -38,6 +43,9 @@ from labs_py.steptime.transformer import (
 )
 
 __all__ = [
+    "PipelineStep",
+    "bubble_fraction",
+    "pipeline_decode_step",
     "IDEAL_BANDWIDTH_EFFICIENCY",
     "IDEAL_COMPUTE_EFFICIENCY",
     "ROOFLINE",

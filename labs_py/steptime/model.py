@@ -491,7 +491,7 @@ def step_coefficients(
     GPUs that hold the model (:func:`labs_py.steptime.placement.smallest_tp`); the
     result's ``tp`` says which.
 
-    Taught in: interference, goodput_and_split, two_gpus, plan_a_deployment,
+    Taught in: disaggregation_trade, interference, goodput_and_split, two_gpus, plan_a_deployment,
         compression_and_pooling.
     """
     spec = get_model(model)

@@ -70,7 +70,7 @@ def attention_flops(spec: ModelSpec, new_tokens: int, context_tokens: int) -> fl
     the i-th new token sees ``context + i`` keys, so the pairs total
     ``new * context + new * (new + 1) / 2`` (:func:`chunk_attention_pairs`).
 
-    Taught in: no chapter calls it directly; it works behind why_split.
+    Taught in: no chapter calls it directly; it works behind why_split, goodput_and_split.
     """
     return (
         4.0
@@ -101,7 +101,7 @@ def prefill_flops(
     The linear layers cost 2 FLOPs (a multiply and an add) per weight per token;
     the LM head runs once, for the last token only.
 
-    Taught in: no chapter calls it directly; it works behind why_split.
+    Taught in: goodput_and_split.
     """
     spec = get_model(model)
     n = positive_int("prompt_tokens", prompt_tokens, "tokens")
@@ -176,7 +176,7 @@ def decode_bytes_read(
 ) -> float:
     """Bytes one decode step reads from memory: the weights once, plus every request's KV cache.
 
-    Taught in: no chapter yet: a tool for readers' own experiments.
+    Taught in: goodput_and_split.
     """
     spec = get_model(model)
     b = positive_int("batch_size", batch_size, "requests")

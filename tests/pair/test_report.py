@@ -114,3 +114,61 @@ def test_toll_reconciliation_splits_the_pair_ttft_into_prefill_leg_and_decode_pa
     assert t["wire_share_of_decode_part"][2048] == pytest.approx(
         t["wire_ms"][2048] / t["decode_part_ms"][2048]
     )
+
+
+def test_pair_and_single_return_the_same_tokens_in_every_committed_workload():
+    from labs_py.captures.capture import committed
+    from labs_py.captures.report import identical_outputs
+
+    caps = committed()
+    for single, pair in (
+        ("single-2core__sweep", "pair-1each__sweep"),
+        ("single-2core__mixed", "pair-1each__mixed"),
+        ("single-2core__mixed", "pair-1p2d__mixed"),
+        ("single-2core__rate", "pair-1each__rate"),
+    ):
+        r = identical_outputs(caps[single], caps[pair])
+        assert (
+            r["requests"] == len(caps[pair]["requests"])
+            and r["identical"] == r["requests"]
+        ), (single, pair, r)
+        assert r["first_difference"] is None and r["tokens"] > 0
+
+
+def test_a_single_changed_token_is_found_and_located():
+    import copy
+
+    from labs_py.captures.capture import committed
+    from labs_py.captures.report import identical_outputs
+
+    a = committed()["pair-1each__sweep"]
+    b = copy.deepcopy(a)
+    ok = [r for r in b["requests"] if r["status"] == "ok"]
+    ok[3]["output_token_ids"][5] += 1
+    r = identical_outputs(a, b)
+    assert r["identical"] == r["requests"] - 1 and r["first_difference"] == (
+        ok[3]["id"],
+        5,
+    )
+
+
+def test_the_run_to_run_repeats_are_committed_and_clean():
+    """The chapter's run-to-run reading comes from committed repeats, each made on a quiet machine."""
+    from labs_py.captures.capture import committed
+    from labs_py.captures.report import run_to_run
+
+    caps = committed()
+    r = run_to_run(caps)
+    p99 = {}
+    for setup, v in r["setups"].items():
+        labels = [run["label"] for run in v["runs"]]
+        assert labels == [setup, f"{setup}__repeat1", f"{setup}__repeat2"]
+        for lab in labels:
+            during = caps[lab]["contention"]["during_run"]
+            assert 0 <= during["foreign_cores"] < 0.1 and during["our_cores"] > 0, lab
+        p99[setup] = [caps[lab]["summary"]["stream"]["itl_ms"]["p99"] for lab in labels]
+    single, pair = p99["single-2core__mixed"], p99["pair-1each__mixed"]
+    ratios = [s / q for s in single for q in pair]
+    assert r["itl_p99_ratio_range"] == pytest.approx((min(ratios), max(ratios)))
+    same_day = [single[i] / pair[i] for i in range(3)]
+    assert all(5 < x < 20 for x in same_day)  # "about ten", run by run

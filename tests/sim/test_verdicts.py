@@ -1,4 +1,4 @@
-"""Reproductions of the seeds' qualitative results, and of both truths of the issue.
+"""Reproductions of the course labs' qualitative results, and of both truths of the issue.
 
 Scenario: Llama-3.1-8B on H100s, 1024-token prompts, 128-token outputs, Poisson arrivals,
 2 GPUs: two chunked colocated replicas (chunk 512) against 1P1D.
@@ -8,7 +8,7 @@ carries a 512-token chunk about 13 ms, so "tight" means a TPOT SLO of 9 ms or a 
 SLO of 12 ms: between the two. (Before the recalibration of issue 11, the model's steps were
 slower, and 13 ms / 15 ms were tight; the verdicts are the same, at the new thresholds.)
 
-The seeds (lab-02, 2x L4): disaggregation takes ITL p99 from 38.4 to 12.1 ms while p50
+Lab 15-02's capture (2x L4): disaggregation takes ITL p99 from 38.4 to 12.1 ms while p50
 stays at ~11 ms, and TTFT goes from 192 to 211 ms. Tolerances are qualitative and stated
 in each assertion: "collapses" = p99/p50 below 1.10 (from above 1.5); "barely moves" = p50
 within 10%.
@@ -87,7 +87,9 @@ def test_throughput_regime_stall_free_colocated_wins(chat):
     print(
         f"\nthroughput /s: colocated {colo:.2f}, 1P1D {pd:.2f}: colocated {colo / pd:.2f}x"
     )
-    assert colo > 1.03 * pd
+    # the book's own figure (chapter "Goodput and the P:D split", the throughput table): 1.36x,
+    # computed when the step model was last calibrated; a recalibration that moves it fails here
+    assert colo / pd == pytest.approx(1.36, rel=0.03)
 
 
 def test_which_baseline_and_which_metric_flip_the_verdict(chat):

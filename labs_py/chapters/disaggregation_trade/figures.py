@@ -210,12 +210,12 @@ def _sweep_layout() -> dict:
     fig.update_xaxes(title_text="prompt length (tokens)", row=2, col=1, **log_ticks())
     fig.update_xaxes(row=1, col=1, **log_ticks())
     fig.update_yaxes(title_text="time (ms)", row=1, col=1, **log_ticks())
-    fig.update_yaxes(title_text="TTFT penalty (%)", rangemode="tozero", row=2, col=1)
-    return layout_of(styled(fig, height=520))
+    fig.update_yaxes(title_text="ratio (%)", rangemode="tozero", row=2, col=1)
+    return layout_of(styled(fig, height=560))
 
 
 def sweep_figure(sweep: Mapping[str, np.ndarray]) -> Spec:
-    """Both ledgers from 128 to 32k tokens (top) and the penalty ratio (bottom)."""
+    """Both ledgers from 128 to 32k tokens (top: prefill, the toll, the tax) and their ratios (bottom)."""
     n = sweep["prompt_tokens"]
     data = [
         dict(
@@ -238,6 +238,28 @@ def sweep_figure(sweep: Mapping[str, np.ndarray]) -> Spec:
             marker=dict(symbol="x"),
             xaxis="x",
             yaxis="y",
+        ),
+        dict(
+            type="scatter",
+            x=n,
+            y=sweep["tax_s"] * MS,
+            name="interference tax (one co-running stream)",
+            mode="lines+markers",
+            line=dict(color=ROLE["interference"], dash="dot"),
+            marker=dict(symbol="triangle-up"),
+            xaxis="x",
+            yaxis="y",
+        ),
+        dict(
+            type="scatter",
+            x=n,
+            y=sweep["transfer_s"] / sweep["tax_s"] * 100,
+            name="toll / tax",
+            mode="lines+markers",
+            line=dict(color=ROLE["interference"], dash="dot"),
+            marker=dict(symbol="triangle-up"),
+            xaxis="x2",
+            yaxis="y2",
         ),
         dict(
             type="scatter",
@@ -417,3 +439,59 @@ def measured_penalty_figure(curves: dict[str, dict], budget: float) -> Spec:
         )
     )
     return make_spec(data, _measured_layout())
+
+
+# --------------------------------------------------------------------------- the transfer by fabric; a pooled fleet
+def transfer_profile_figure(
+    tokens: Sequence[int], ms_by_link: Mapping[str, Sequence[float]]
+) -> Spec:
+    """The KV transfer time against prompt length, one line per fabric (log-log)."""
+    fig = go.Figure()
+    fig.update_xaxes(title_text="prompt length (tokens)", **log_ticks())
+    fig.update_yaxes(title_text="KV transfer (ms)", **log_ticks())
+    colours = [
+        OKABE_ITO[c] for c in ("green", "blue", "purple", "orange", "vermillion")
+    ]
+    data = [
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            name=name,
+            x=list(tokens),
+            y=[round(v, 4) for v in ms],
+            line=dict(color=colours[i % len(colours)]),
+            hovertemplate="%{x:,} tokens: %{y:.3g} ms<extra>" + name + "</extra>",
+        )
+        for i, (name, ms) in enumerate(ms_by_link.items())
+    ]
+    styled(fig, height=420, legend_below=True)
+    return make_spec(data, layout_of(fig))
+
+
+def pooling_figure(
+    rates: Sequence[float], pooled_ms: Sequence[float], private_ms: Sequence[float]
+) -> Spec:
+    """TTFT p90 against total rate: two prefill engines pooled, and the same two as private pairs."""
+    fig = go.Figure()
+    fig.update_xaxes(title_text="total request rate (per second)", rangemode="tozero")
+    fig.update_yaxes(title_text="TTFT p90 (ms)", rangemode="tozero")
+    data = [
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            name="pooled: 2P2D, any P serves any D",
+            x=list(rates),
+            y=[round(v, 2) for v in pooled_ms],
+            line=dict(color=ROLE["disaggregated"], width=3),
+        ),
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            name="private: two 1P1D pairs, half the traffic each",
+            x=list(rates),
+            y=[round(v, 2) for v in private_ms],
+            line=dict(color=ROLE["queue"], dash="dash"),
+        ),
+    ]
+    styled(fig, height=400, legend_below=True)
+    return make_spec(data, layout_of(fig))

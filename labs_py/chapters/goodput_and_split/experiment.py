@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from labs_py.core import catalog
 from labs_py.core.validate import positive_float, positive_int
-from labs_py.defaults import DEFAULT_MODEL
+from labs_py.defaults import DEFAULT_GPU, DEFAULT_MODEL
 from labs_py.gpus import get_gpu
 from labs_py.sim.curves import (
     Curve,
@@ -180,3 +180,85 @@ def toy_prefill_capacity_rps() -> float:
     return 1.0 / step_coefficients(
         sc.model, sc.gpu, tp=1, engine=sc.engine
     ).prefill_seconds(sc.prompt_tokens)
+
+
+# --------------------------------------------------------------------------- the GPU-side metrics the Week 16 lab names
+def gpu_side_metrics(
+    model: str = DEFAULT_MODEL,
+    gpu: str = DEFAULT_GPU,
+    prompts: tuple[int, ...] = (512, 2048, 8192),
+    batches: tuple[int, ...] = (1, 16, 64, 256),
+    context_tokens: int = 1024,
+) -> dict:
+    """What a GPU profiler would show on each side of a split, from the calibrated step model.
+
+    * prefill: the share of the GPU's dense bf16 FLOP/s a prompt's prefill uses (model FLOPs over
+      step time over peak; "MFU"), per prompt length;
+    * decode: the bytes a step reads (the weights once, every request's KV) over the step time,
+      as a share of the GPU's HBM bandwidth, per batch size at ``context_tokens`` each.
+
+    The Week 16 lab expects the prefill GPU busy above 80% and decode near its memory roof.
+
+    Taught in: goodput_and_split.
+    """
+    from labs_py.steptime import decode_bytes_read, prefill_flops
+
+    g = get_gpu(gpu)
+    co = step_coefficients(model, gpu, tp=1)
+    pre = {
+        n: prefill_flops(model, n) / co.prefill_seconds(n) / g.flops_per_s
+        for n in prompts
+    }
+    dec = {
+        b: decode_bytes_read(model, b, context_tokens)
+        / co.decode_seconds(b, context_tokens)
+        / g.bytes_per_s
+        for b in batches
+    }
+    return {
+        "gpu": g.id,
+        "prefill_mfu": pre,
+        "decode_hbm_share": dec,
+        "context_tokens": context_tokens,
+    }
+
+
+def ttft_by_length(
+    lengths: tuple[int, ...] = (512, 1024, 2048, 4096, 8192),
+    load: float = 0.6,
+    output_tokens: int = 128,
+    link_gbps: float = 200.0,
+) -> list[dict]:
+    """Week 16's comparison, simulated: TTFT p50 and p99 against input length, two colocated replicas
+    (chunk 512) against 1P1D, alone (one request at a time) and under load.
+
+    "Under load" is ``load`` times the smaller of the two fleets' throughputs for that length, so
+    both fleets are equally far from saturation in requests per second.
+
+    Taught in: goodput_and_split.
+    """
+    from labs_py.sim.goodput import max_throughput_rps, run
+
+    out = []
+    fleets = {
+        "colocated": Colocated(2, chunk_tokens=512),
+        "split": Disaggregated(1, 1, link_gbps),
+    }
+    for n in lengths:
+        sc = Scenario(
+            model=DEFAULT_MODEL,
+            prompt_tokens=n,
+            output_tokens=output_tokens,
+            n_requests=400,
+        )
+        rate = load * min(max_throughput_rps(f, sc) for f in fleets.values())
+        row = {"prompt_tokens": n, "rate": rate}
+        for name, f in fleets.items():
+            alone, loaded = run(f, sc, 0.2), run(f, sc, rate)
+            row[name] = {
+                "alone_p50": alone.percentile_ms("ttft", 50),
+                "p50": loaded.percentile_ms("ttft", 50),
+                "p99": loaded.percentile_ms("ttft", 99),
+            }
+        out.append(row)
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from labs_py.book.explorable import Dropdown, Explorable, explorable_factory
+from labs_py.captures import report
 from labs_py.captures.capture import committed as captures
 from labs_py.chapters.real_pair import figures as viz
 
@@ -21,7 +22,7 @@ def _timeline_readout(setup):
     return {
         "streams' ITL p50 / p99": f"{s['p50']:.3g} ms / {s['p99']:.3g} ms",
         "big prompts' TTFT p50": f"{big['p50']:.3g} ms",
-        "other programs on the machine": f"{c['contention']['during_run']['foreign_cores']:.3f} cores",
+        "other programs on the machine": report.foreign_load(c),
     }
 
 

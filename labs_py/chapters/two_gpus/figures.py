@@ -72,3 +72,34 @@ def two_gpu_spec(
         )
     )
     return make_spec(data, _two_gpu_layout())
+
+
+def bubble_spec(microbatches, by_stages: dict[str, list[float]]) -> Spec:
+    """The idle share of each pipeline stage against the microbatches per step, one line per stage count."""
+    import plotly.graph_objects as go
+
+    from labs_py.figures.spec import layout_of
+    from labs_py.figures.style import OKABE_ITO, styled
+
+    fig = go.Figure()
+    fig.update_xaxes(
+        title_text="microbatches per step", type="log", tickvals=list(microbatches)
+    )
+    fig.update_yaxes(title_text="idle share of each stage (%)", rangemode="tozero")
+    colours = [OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["vermillion"]]
+    data = [
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            name=name,
+            x=list(microbatches),
+            y=[round(v * 100, 2) for v in ys],
+            line=dict(color=colours[i % 3]),
+            hovertemplate="%{x} microbatches: %{y:.0f}% idle<extra>"
+            + name
+            + "</extra>",
+        )
+        for i, (name, ys) in enumerate(by_stages.items())
+    ]
+    styled(fig, height=380, legend_below=True)
+    return make_spec(data, layout_of(fig))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 
 from labs_py import course
-from labs_py.defaults import LLAMA_8B, LLAMA_70B
+from labs_py.defaults import DEFAULT_GPU, LLAMA_8B, LLAMA_70B
 from labs_py.economics import LINK_TOO_SLOW, NO_INTERFERENCE, SPLIT_PAYS, Verdict
 from labs_py.models import kv_bytes_per_token
+from labs_py.steptime import placement, step_coefficients
 
 MIB = 2**20
 PROMPT = course.EXAMPLE_PROMPT_TOKENS
@@ -62,6 +63,34 @@ def check_70b_carries_2_5x_the_payload_of_8b(impl) -> None:
     p70 = impl.kv_payload_bytes(PROMPT, kv_bytes_per_token(LLAMA_70B))
     want = course.EXAMPLE_70B_PAYLOAD_RATIO
     assert p70 / p8 == want, f"70B/8B payload ratio should be {want}, got {p70 / p8}"
+
+
+def check_the_penalty_is_rerun_per_model(impl) -> None:
+    """A bigger model ships more KV *and* prefills more slowly: its penalty is its own, not 2.5x the 8B's.
+
+    Prefill times come from the book's calibrated step model on H100s (each model at the smallest
+    tensor-parallel degree it fits): the lab's point is that the budget moves with the model too.
+    """
+    penalties, prefills = {}, {}
+    for model in (LLAMA_8B, LLAMA_70B):
+        tp = placement.fitting_tp(model, DEFAULT_GPU)[0]
+        prefills[model] = step_coefficients(model, DEFAULT_GPU, tp=tp).prefill_seconds(
+            PROMPT
+        )
+        t = impl.transfer_seconds(
+            impl.kv_payload_bytes(PROMPT, kv_bytes_per_token(model)), FAST_FABRIC_GBPS
+        )
+        penalties[model] = impl.disagg_ttft_penalty(t, prefills[model])
+    slower = prefills[LLAMA_70B] / prefills[LLAMA_8B]
+    assert slower > 1, f"70B should prefill more slowly than 8B; got {slower:.2f}x"
+    reused = course.EXAMPLE_70B_PAYLOAD_RATIO * penalties[LLAMA_8B]
+    assert math.isclose(penalties[LLAMA_70B], reused / slower, rel_tol=1e-9), (
+        f"70B's penalty should be 2.5x the 8B's divided by its {slower:.2f}x slower prefill, "
+        f"{reused / slower:.4f}; got {penalties[LLAMA_70B]:.4f}"
+    )
+    assert penalties[LLAMA_70B] < reused, (
+        "reusing the 8B's ratio, scaled by the payload, overstates the 70B's"
+    )
 
 
 def check_transfer_over_200_gbps_is_about_11_ms(impl) -> None:
@@ -181,6 +210,7 @@ CHECKS = [
     check_payload_of_a_2048_token_8b_prompt_is_256_mib,
     check_payload_is_linear_in_prompt,
     check_70b_carries_2_5x_the_payload_of_8b,
+    check_the_penalty_is_rerun_per_model,
     check_transfer_over_200_gbps_is_about_11_ms,
     check_transfer_over_10gbe_is_about_215_ms,
     check_worst_itl_is_35_ms_under_25_ms_chunks,
