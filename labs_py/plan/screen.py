@@ -250,16 +250,7 @@ class Screener:
                 limit,
                 {"index": i},
             )
-        key = (
-            "split",
-            L.prefill_tp,
-            L.prefill_prompts,
-            L.decode_tp,
-            L.prefill,
-            L.decode,
-            L.link_gbps,
-        )
-        a = self._cached(key, lambda: self._split_arrays(L))
+        a = self._cached(_split_key(L), lambda: self._split_arrays(L))
         lam, prefill_part, wire, link_rho, link_wait, step, batch = (
             a["lam"],
             a["prefill_part"],
@@ -298,16 +289,7 @@ class Screener:
                 "queue": float((cv["ttft"][i] - cv["prefill"][i]) * 1e3),
             }
         pc = self.prefill_curve(L.prefill_tp, L.prefill_prompts)
-        key = (
-            "split",
-            L.prefill_tp,
-            L.prefill_prompts,
-            L.decode_tp,
-            L.prefill,
-            L.decode,
-            L.link_gbps,
-        )
-        a = self._cached(key, lambda: self._split_arrays(L))
+        a = self._cached(_split_key(L), lambda: self._split_arrays(L))
         rp = a["rp"][i : i + 1]
         return {
             "prefill": float(self._at(pc, "prefill", rp)[0] * 1e3),
@@ -317,6 +299,19 @@ class Screener:
             "overhead": self.dev.split_overhead_s * 1e3,
             "first decode step": float(a["step"][i] * 1e3),
         }
+
+
+def _split_key(L: Layout) -> tuple:
+    """What a split's arrays depend on: its batch-limit and proxy variants share them."""
+    return (
+        "split",
+        L.prefill_tp,
+        L.prefill_prompts,
+        L.decode_tp,
+        L.prefill,
+        L.decode,
+        L.link_gbps,
+    )
 
 
 def _best(rates: np.ndarray, margins: dict[str, np.ndarray]) -> tuple[float, str, int]:

@@ -32,6 +32,7 @@ __all__ = [
     "Finalist",
     "Result",
     "plan",
+    "best_shapes",
     "screen_all",
     "simulate_finalist",
     "FINALISTS_PER_KIND",
@@ -191,30 +192,37 @@ def _rank_key(sc, cluster_gpus: int) -> tuple[float, float, float]:
     )
 
 
-def _finalists(scores: list[Score], per_kind: int, cluster_gpus: int) -> list[Score]:
-    """The best distinct shapes of each kind (a shape's batch-limit and proxy variants count once)."""
-    out = []
-    for kind in ("colocated", "disaggregated"):
-        seen = set()
-        for sc in sorted(
-            (s for s in scores if s.layout.kind == kind and s.goodput_rps > 0),
-            key=lambda s: _rank_key(s, cluster_gpus),
-        ):
-            L = sc.layout
-            # a shape counts once: its replica count (the most GPUs of equal goodput per GPU come first),
-            # batch limit, link and proxy variants are settings of the same fleet
-            shape = (
-                (L.tp, L.chunk_tokens)
-                if kind == "colocated"
-                else (L.prefill, L.decode, L.prefill_tp, L.decode_tp)
-            )
-            if shape in seen:
-                continue
-            seen.add(shape)
-            out.append(sc)
-            if len(seen) == per_kind:
-                break
+def best_shapes(
+    scores: list[Score], kind: str, n: int, cluster_gpus: int
+) -> list[Score]:
+    """The ``n`` best distinct shapes of one ``kind``, best first, by goodput per cluster GPU.
+
+    A shape (:attr:`labs_py.plan.space.Layout.shape`) counts once: its batch limit, link and
+    proxy variants are settings of the same fleet, and of those the best-ranked stands for it.
+
+    Taught in: plan_a_deployment.
+    """
+    out, seen = [], set()
+    for sc in sorted(
+        (s for s in scores if s.layout.kind == kind and s.goodput_rps > 0),
+        key=lambda s: _rank_key(s, cluster_gpus),
+    ):
+        if sc.layout.shape in seen:
+            continue
+        seen.add(sc.layout.shape)
+        out.append(sc)
+        if len(out) == n:
+            break
     return out
+
+
+def _finalists(scores: list[Score], per_kind: int, cluster_gpus: int) -> list[Score]:
+    """The best distinct shapes of each kind: what stage 2 simulates."""
+    return [
+        sc
+        for kind in ("colocated", "disaggregated")
+        for sc in best_shapes(scores, kind, per_kind, cluster_gpus)
+    ]
 
 
 def scenario_of(q: Question, n_requests: int = N_REQUESTS) -> Scenario:

@@ -69,6 +69,17 @@ class Layout:
         return self.prefill * self.prefill_tp + self.decode * self.decode_tp
 
     @property
+    def shape(self) -> tuple:
+        """The fleet's shape without its settings: (TP, chunk) colocated, (P, D, P's TP, D's TP) split.
+
+        A shape's batch limit, link, prompts per step and proxy mode are settings of the same fleet;
+        the planner simulates each shape once.
+        """
+        if self.kind == "colocated":
+            return (self.tp, self.chunk_tokens)
+        return (self.prefill, self.decode, self.prefill_tp, self.decode_tp)
+
+    @property
     def label(self) -> str:
         """``"8x TP1 colocated, chunk 512, batch 64"`` or ``"6P TP1 + 1D TP2 @ 400 Gb/s, batch 256"``."""
         if self.kind == "colocated":

@@ -25,7 +25,7 @@ from labs_py.plan.screen import Screener
 from labs_py.plan.search import (
     Finalist,
     Result,
-    _rank_key,
+    best_shapes,
     screen_all,
     simulate_finalist,
 )
@@ -152,22 +152,7 @@ def screen_answer(
         return {"colocated": [], "disaggregated": [], "error": str(e), "screened": 0}
     out: dict = {"error": None, "screened": sum(len(v[1]) for v in screened.values())}
     for kind, (screener, scores) in screened.items():
-        rows, seen = [], set()
-        for sc in sorted(
-            (s for s in scores if s.goodput_rps > 0), key=lambda s: _rank_key(s, q.gpus)
-        ):
-            L = sc.layout
-            shape = (
-                (L.tp, L.chunk_tokens)
-                if kind == "colocated"
-                else (L.prefill, L.decode, L.prefill_tp, L.decode_tp)
-            )
-            if shape in seen:
-                continue
-            seen.add(shape)
-            rows.append(_row(sc, screener, q))
-            if len(rows) == TOP:
-                break
+        rows = [_row(sc, screener, q) for sc in best_shapes(scores, kind, TOP, q.gpus)]
         out[kind] = rows
     if not out["colocated"] and not out["disaggregated"]:
         out["error"] = (
