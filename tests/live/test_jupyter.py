@@ -150,11 +150,14 @@ def test_chapter_runs_live_and_a_slider_replots(jupyter_url, tmp_path):
             f"expected every panel and figure drawn, found {plots.count()} plotly plots"
         )
 
-        first = plots.first
+        # the first panel: the code cell that holds the first live readout (static figures
+        # drawn earlier in the chapter have no controls, so they are not "the first plot")
+        panel = page.locator(".jp-CodeCell", has=page.locator(".lx-readout-live")).first
+        first = panel.locator(".js-plotly-plot").first
         first.scroll_into_view_if_needed()
         before = first.evaluate("d => JSON.stringify(d.data.map(t => t.y))")
-        readout_before = page.locator(".lx-readout-live").first.inner_text()
-        handle = page.locator(".widget-hslider .noUi-handle").first
+        readout_before = panel.locator(".lx-readout-live").first.inner_text()
+        handle = panel.locator(".widget-hslider .noUi-handle").first
         box = handle.bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.mouse.down()
@@ -165,7 +168,7 @@ def test_chapter_runs_live_and_a_slider_replots(jupyter_url, tmp_path):
             arg=[first.element_handle(), before],
             timeout=20_000,
         )
-        assert page.locator(".lx-readout-live").first.inner_text() != readout_before
+        assert panel.locator(".lx-readout-live").first.inner_text() != readout_before
         page.screenshot(
             path=str(ROOT / "_build" / "screenshots" / "live_jupyter_after_slider.png")
         )
