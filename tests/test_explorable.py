@@ -119,15 +119,72 @@ def test_the_book_build_starts_its_kernels_in_the_static_mode(tmp_path, monkeypa
         display.use("live")
 
 
+def test_the_book_serves_mathjax_3_whole_from_a_pinned_python_package():
+    """MathJax comes with requirements.txt (no npm): every part the build copies, fonts included."""
+    from labs_py.book import sphinx as ext
+
+    mj = ext.mathjax_dir()
+    assert [part for part in ext.MATHJAX_PARTS if not (mj / part).exists()] == []
+    assert re.search(
+        r'VERSION="3\.\d+\.\d+"', (mj / "tex-mml-chtml.js").read_text(encoding="utf-8")
+    )
+    assert any((mj / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+
+
 def test_live_panel_replots_in_place_when_a_control_moves():
     panel = live.LivePanel(_toy())
     fw = panel.figure
     assert isinstance(fw, go.FigureWidget) and list(fw.data[0].y) == [2, 20, 10]
     panel.controls["a"].value = 3  # what dragging the slider does
+    panel.wait()
     assert list(fw.data[0].y) == [3, 30, 10]
     assert "30" in panel.readout.value
     panel.controls["b"].value = 100
+    panel.wait()
     assert list(fw.data[0].y) == [3, 300, 100] and panel.figure is fw
+
+
+def test_a_cold_move_shows_busy_at_once_never_blocks_and_the_newest_setting_wins():
+    import threading
+    import time
+
+    release, started = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow(a):
+        calls.append(a)
+        if a == 2:  # the first setting the reader tries is a slow simulation
+            started.set()
+            release.wait(10)
+        return make_spec([dict(type="scatter", x=[0, 1], y=[a, a])], {})
+
+    ex = Explorable(
+        "slow",
+        (Slider("a", "A", (1, 2, 3), 1),),
+        slow,
+        lambda a: {"a": str(a)},
+        alt="a line",
+    )
+    panel = live.LivePanel(ex, prefetch=False)
+    t0 = time.perf_counter()
+    panel.controls["a"].value = 2  # cold and slow
+    assert time.perf_counter() - t0 < 0.5, "the move blocked on the computation"
+    assert "computing" in panel.readout.value  # busy, at once
+    assert started.wait(10)
+    panel.controls["a"].value = 3  # the reader moves on before it finishes
+    release.set()
+    panel.wait()
+    assert list(panel.figure.data[0].y) == [3, 3]  # the newest setting is drawn...
+    assert (
+        panel.readout.value.count(">3<") == 1 and "computing" not in panel.readout.value
+    )
+    panel.controls[
+        "a"
+    ].value = 2  # ...and a setting computed once is drawn at once, no busy note
+    assert (
+        list(panel.figure.data[0].y) == [2, 2]
+        and "computing" not in panel.readout.value
+    )
 
 
 def test_live_panel_rebuilds_when_the_trace_count_changes():

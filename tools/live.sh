@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Present the chapters live: Jupyter (notebook 7) with the book's package, in its own .venv-live.
-# The chapters' controls become ipywidgets sliders that recompute with labs_py and replot in place.
+# The chapters' controls become ipywidgets sliders that recompute with labs_py and replot in place;
+# jupyterlab-myst renders the markdown cells' MyST (roles, math, directives), offline.
 #   tools/live.sh                 install (if needed) and open Jupyter on 127.0.0.1:8888
 #   tools/live.sh --install-only  install only (tools/test.sh uses this for the live Jupyter test)
 set -euo pipefail

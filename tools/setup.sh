@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Command 1 of the README: install everything the book needs, then build the book.
 #
-#   tools/setup.sh             install into .venv (Python) and node_modules (MathJax), then build _build/html
+#   tools/setup.sh             install into .venv (Python packages, MathJax among them), then build _build/html
 #   tools/setup.sh --env-only  install only (tools/test.sh uses this)
 #
 # Idempotent: run it again after a pull; it installs only what changed.
+# Needs Python 3.11 with its venv module; run as root on Debian/Ubuntu, it installs them with apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,39 +13,51 @@ env_only=0
 [ "${1:-}" = "--env-only" ] && env_only=1
 step() { printf '\n[setup %s] %s\n' "$1" "$2"; }
 
-PY=${PYTHON:-}
-if [ -z "$PY" ]; then
+# apt_install PKG...: install Debian packages when running as root with apt-get (updating the package
+# lists once if the first try fails); returns 1, installing nothing, otherwise
+apt_install() {
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
+  echo "setup: installing $* (apt-get install) ..."
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+}
+
+find_python() {
   for candidate in python3.11 python3; do
     if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-      PY=$candidate; break
+      echo "$candidate"; return 0
     fi
   done
+  return 1
+}
+
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+  PY=$(find_python) || { apt_install python3.11 python3.11-venv && PY=$(find_python); } || PY=
 fi
 if [ -z "$PY" ]; then
-  echo "setup: Python 3.11 is required (the pinned packages are built for it); set PYTHON=/path/to/python3.11" >&2
+  echo "setup: Python 3.11 with venv is required (the pinned packages are built for it): install it" \
+       "(Debian: sudo apt-get install python3.11 python3.11-venv) or set PYTHON=/path/to/python3.11" >&2
   exit 1
 fi
 
-step 1/3 "Python environment in .venv (pinned in requirements.txt)"
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
+step 1/2 "Python environment in .venv (pinned in requirements.txt; MathJax and axe-core come with it)"
+if [ ! -x .venv/bin/python ]; then
+  # Debian's own Python makes a venv only with its venv package (ensurepip) installed
+  if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null && ! apt_install python3.11-venv; then
+    echo "setup: $PY has no venv module: install it (Debian: sudo apt-get install python3.11-venv)" >&2
+    exit 1
+  fi
+  "$PY" -m venv .venv
+fi
 .venv/bin/python -m pip install --disable-pip-version-check --quiet -r requirements.txt -e . 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 echo "  installed: $(.venv/bin/python -m pip list --format=freeze 2>/dev/null | wc -l) packages"
-
-step 2/3 "MathJax for the site (npm ci, pinned in package-lock.json)"
-if ! command -v npm >/dev/null; then
-  echo "setup: npm is required to install the site's own copy of MathJax (Debian: apt-get install npm)" >&2
-  exit 1
-fi
-if [ ! -f node_modules/mathjax/es5/tex-mml-chtml.js ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
-fi
-echo "  MathJax $(node -p 'require("./node_modules/mathjax/package.json").version')"
 
 if [ "$env_only" = 1 ]; then
   exit 0
 fi
 
-step 3/3 "Build the book"
+step 2/2 "Build the book"
 tools/build.sh
 cat <<MSG
 

@@ -7,7 +7,8 @@
 #   2. nbval on every chapter under notebooks/ (live mode, outputs of checked cells compared)
 #   3. a fresh build of the book with warnings as errors
 #   4. the browser test: the built site in headless Chromium with the network off
-#   5. the live test: a chapter run in a real Jupyter (notebook 7, .venv-live), a slider dragged
+#   5. the live test: a chapter run in a real Jupyter (notebook 7, .venv-live), a slider dragged,
+#      no raw MyST left in its rendered markdown
 #   6. the real vLLM prefill/decode pair smoke test, in its own .venv-pair (tools/pair_smoke.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."

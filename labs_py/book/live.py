@@ -80,6 +80,15 @@ class LivePanel:
                 )
             ctl.observe(self._on_change(c.name), names="value")
             self.controls[c.name] = ctl
+        # What a move needs to be instant: the combinations already computed (by a move or by the
+        # prefetch), a lock so only one update touches the figure at a time, and a generation number
+        # so that a slow result for a setting the reader has already left is dropped.
+        self._warm: set[tuple] = {self._key(self.values)}
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._pending: tuple[int, dict] | None = None
+        self._worker: threading.Thread | None = None
+        self._programmatic = False
         self._shown = explorable.spec(**self.values)
         self.figure = go.FigureWidget(self._shown)
         self.readout = w.HTML(readout_html(explorable.readout(**self.values)))
@@ -119,25 +128,108 @@ class LivePanel:
                 self.explorable.readout(**values)
             except Exception:  # noqa: BLE001 - reported when the reader reaches this setting
                 return
+            self._warm.add(self._key(values))
+
+    @staticmethod
+    def _key(values: Mapping[str, Any]) -> tuple:
+        return tuple(sorted(values.items()))
 
     def _on_change(self, name: str) -> Callable[[dict], None]:
         def handler(change: dict) -> None:
-            self.set(**{name: change["new"]})
+            if self._programmatic:
+                return
+            self.move(**{name: change["new"]})
 
         return handler
 
+    def move(self, **values: Any) -> None:
+        """What a reader's slider move does: replot at once if this setting was computed before;
+        otherwise show a busy note at once and compute in the background, so the next move is
+        never blocked (only the newest setting is drawn when the work is done)."""
+        self.values = {**self.values, **values}
+        wanted = dict(self.values)
+        self._generation += 1
+        generation = self._generation
+        if self._key(wanted) in self._warm:
+            self._draw(generation, wanted, *self._compute(wanted))
+            return
+        self.readout.value = busy_html(self.explorable.title)
+        with self._lock:
+            self._pending = (generation, wanted)
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._work,
+                    name=f"compute {self.explorable.key}",
+                    daemon=True,
+                )
+                self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if self._pending is None:
+                    return
+                generation, wanted = self._pending
+                self._pending = None
+            try:
+                spec, readout = self._compute(wanted)
+            except Exception as exc:  # noqa: BLE001 - shown to the reader, not lost in a thread
+                self.readout.value = readout_html(
+                    {"error": f"{type(exc).__name__}: {exc}"}
+                )
+                continue
+            self._draw(generation, wanted, spec, readout)
+
+    def _compute(self, values: dict) -> tuple[Spec, Mapping[str, str]]:
+        spec = self.explorable.spec(**values)
+        readout = self.explorable.readout(**values)
+        self._warm.add(self._key(values))
+        return spec, readout
+
+    def _draw(
+        self, generation: int, values: dict, spec: Spec, readout: Mapping[str, str]
+    ) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return  # the reader has moved on; a newer setting will be drawn
+            replace_figure(self.figure, self._shown, spec)
+            self._shown = spec
+            self.readout.value = readout_html(readout)
+
+    def wait(self, timeout: float | None = 30.0) -> None:
+        """Block until the newest setting is drawn (tests and benchmarks; a reader never waits)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
     def set(self, **values: Any) -> None:
-        """Move controls programmatically and replot (what a slider move does)."""
+        """Move controls programmatically and replot before returning (tests, presentations)."""
         self.values.update(values)
-        for name, value in values.items():
-            if self.controls[name].value != value:
-                self.controls[
-                    name
-                ].value = value  # re-enters set() via observe; harmless
-        new = self.explorable.spec(**self.values)
-        replace_figure(self.figure, self._shown, new)
-        self._shown = new
-        self.readout.value = readout_html(self.explorable.readout(**self.values))
+        self._programmatic = True
+        try:
+            for name, value in values.items():
+                if self.controls[name].value != value:
+                    self.controls[name].value = value
+        finally:
+            self._programmatic = False
+        self._generation += 1
+        self._draw(
+            self._generation, dict(self.values), *self._compute(dict(self.values))
+        )
+
+
+def busy_html(title: str) -> str:
+    """The readout while a new setting is computed (a simulation can take a few seconds).
+
+    Taught in: no chapter calls it directly; it works behind why_split, moving_a_live_request,
+        disaggregation_trade, interference, goodput_and_split, two_gpus, real_pair,
+        plan_a_deployment, compression_and_pooling.
+    """
+    return (
+        '<div class="lx-readout-live lx-busy" style="border-left:3px solid #E69F00;padding:0.3em 0.6em;'
+        'background:rgba(230,159,0,0.10)">&#8987; computing this setting '
+        f"({html.escape(title)}) ... the plot updates when it is ready; keep moving if you like</div>"
+    )
 
 
 def replace_figure(target, shown: Spec, new: Spec) -> None:

@@ -8,10 +8,14 @@ What it does:
   tells MyST-NB to use it in place of the notebooks' ``python3``;
 * copies the JavaScript the pages need into ``_static/labs/`` of the built site:
   ``plotly.min.js`` from the pinned plotly package, the book's own
-  ``explorable.js``/``.css``, and MathJax 3 from ``node_modules`` (installed by
-  the README's setup command from the pinned ``package.json``);
+  ``explorable.js``/``.css``, and MathJax 3 from the pinned ``sphinx-mathjax-offline``
+  package (its files only: that package is not loaded as an extension);
 * adds plotly.js and explorable.js only to the pages that have a figure, so
-  pages without figures stay light.
+  pages without figures stay light;
+* adds presenter mode to those pages (``presenter.js``/``.css``: one figure at a
+  time, full screen, from the keyboard), and tells each page, in two ``<meta>``
+  tags, the previous and next page in the book's order that have figures, so
+  the arrow keys can step on into the neighbouring chapter.
 
 Nothing is loaded from a CDN: ``mathjax_path`` in ``_config.yml`` points at the
 copy under ``_static/labs/mathjax``.
@@ -19,6 +23,7 @@ copy under ``_static/labs/mathjax``.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -26,6 +31,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
@@ -42,6 +48,18 @@ MATHJAX_PARTS = (
     "adaptors",
 )
 MARKERS = ('class="labs-explorable"', 'class="labs-figure"')
+#: The book's own assets, copied from ``labs_py/book/assets`` into ``_static/labs/``
+#: (book.css goes to every page; the others to pages with figures).
+ASSETS = (
+    "explorable.js",
+    "explorable.css",
+    "presenter.js",
+    "presenter.css",
+    "book.css",
+)
+#: The instructors' deck: in presenter mode it is a sequence of its own (its figures are the
+#: chapters' key figures), so the chapters do not step into it, nor it into them.
+PRESENTER_DECK = "notebooks/presentation"
 
 
 def plotly_js_path() -> Path:
@@ -57,16 +75,24 @@ def plotly_js_path() -> Path:
     return path
 
 
-def mathjax_dir(srcdir: Path) -> Path:
-    """MathJax's ``es5`` folder in ``node_modules`` next to the book's sources.
+#: The pinned PyPI package that ships MathJax's ``es5`` tree (requirements.txt); its
+#: import name has hyphens, so importlib looks it up by name (no import statement can).
+MATHJAX_PACKAGE = "sphinx-mathjax-offline"
+
+
+def mathjax_dir() -> Path:
+    """MathJax's ``es5`` folder, as shipped inside the installed ``sphinx-mathjax-offline`` package.
 
     Taught in: no chapter: the book's machinery (docs/architecture.md).
     """
-    path = srcdir / "node_modules" / "mathjax" / "es5"
-    if not (path / "tex-mml-chtml.js").exists():
+    try:
+        path = Path(str(resources.files(MATHJAX_PACKAGE) / "static" / "mathjax"))
+    except ModuleNotFoundError:
+        path = None
+    if path is None or not (path / "tex-mml-chtml.js").exists():
         raise ExtensionError(
-            f"MathJax is not installed at {path}. Run `npm ci` in the repository root "
-            "(the README's setup command does this) so the book can serve its own MathJax."
+            f"MathJax not found in the Python package {MATHJAX_PACKAGE}: install the pinned "
+            "requirements.txt (the README's setup command does) so the book can serve its own MathJax."
         )
     return path
 
@@ -78,9 +104,9 @@ def _copy_assets(app: Sphinx, exception: Exception | None) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(plotly_js_path(), dest / "plotly.min.js")
     assets = resources.files("labs_py.book") / "assets"
-    for name in ("explorable.js", "explorable.css"):
+    for name in ASSETS:
         shutil.copy2(str(assets / name), dest / name)
-    mj = mathjax_dir(Path(app.srcdir))
+    mj = mathjax_dir()
     for part in MATHJAX_PARTS:
         src = mj / part
         target = dest / "mathjax" / part
@@ -101,6 +127,68 @@ def _add_page_assets(
             f"{STATIC_SUBDIR}/explorable.js", priority=601, loading_method="defer"
         )
         app.add_css_file(f"{STATIC_SUBDIR}/explorable.css")
+        app.add_js_file(
+            f"{STATIC_SUBDIR}/presenter.js", priority=602, loading_method="defer"
+        )
+        app.add_css_file(f"{STATIC_SUBDIR}/presenter.css")
+        context["metatags"] = context.get("metatags", "") + _presenter_links(
+            app, pagename
+        )
+
+
+def _presenter_cache(app: Sphinx) -> dict:
+    """What presenter mode's links are worked out from, kept for the rest of the build: the
+    book's order (docname -> [parent, previous, next], as for the theme's links) and, per page,
+    whether it has figures."""
+    if not hasattr(app, "_labs_presenter"):
+        app._labs_presenter = {"relations": app.env.collect_relations(), "figures": {}}
+    return app._labs_presenter
+
+
+def _has_figures(app: Sphinx, docname: str) -> bool:
+    """Whether a page of the book shows a figure, read from its doctree."""
+    figures = _presenter_cache(app)["figures"]
+    if docname not in figures:
+        doctree = app.env.get_doctree(docname)
+        figures[docname] = any(
+            marker in node.astext()
+            for node in doctree.findall(nodes.raw)
+            for marker in MARKERS
+        )
+    return figures[docname]
+
+
+def _presenter_neighbour(app: Sphinx, pagename: str, step: int) -> str | None:
+    """The nearest page before (``step=1``) or after (``step=2``) this one in the book's order
+    that has figures: the order of the theme's previous/next links, skipping pages without
+    figures and the instructors' deck."""
+    relations = _presenter_cache(app)["relations"]
+    doc = relations.get(pagename, [None, None, None])[step]
+    while doc is not None:
+        if doc != PRESENTER_DECK and _has_figures(app, doc):
+            return doc
+        doc = relations.get(doc, [None, None, None])[step]
+    return None
+
+
+def _presenter_links(app: Sphinx, pagename: str) -> str:
+    """``<meta name="labs-present-prev|next">`` tags for presenter mode: where the left arrow
+    goes from the first figure, and the right arrow from the last."""
+    if pagename == PRESENTER_DECK:
+        return ""
+    tags = []
+    for name, step in (("prev", 1), ("next", 2)):
+        doc = _presenter_neighbour(app, pagename, step)
+        if doc is None:
+            continue
+        url = html.escape(app.builder.get_relative_uri(pagename, doc))
+        title = (
+            html.escape(app.env.titles[doc].astext()) if doc in app.env.titles else ""
+        )
+        tags.append(
+            f'<meta name="labs-present-{name}" content="{url}" data-title="{title}" />'
+        )
+    return "\n".join(tags) + "\n" if tags else ""
 
 
 def _dedupe_inline_scripts(
@@ -183,10 +271,25 @@ def _use_static_kernel(app: Sphinx, config) -> None:
     config.nb_kernel_rgx_aliases = {"python3": STATIC_KERNEL}
 
 
+def _quiet_console(app: Sphinx, config) -> None:
+    """Give every page what the browser asks for, so the console stays clean.
+
+    * a favicon (without one, the browser's request for ``/favicon.ico`` is a 404 error);
+    * the theme's colour mode: left empty, the theme logs "invalid theme mode" on every page.
+      Light, because the figures are drawn on white.
+    """
+    if not config.html_favicon:
+        config.html_favicon = str(
+            resources.files("labs_py.book") / "assets" / "favicon.svg"
+        )
+    # the theme's page template reads ``default_mode`` from the page context
+    context = dict(config.html_context or {})
+    context.setdefault("default_mode", "light")
+    config.html_context = context
+
+
 def _check_mathjax(app: Sphinx) -> None:
-    mathjax_dir(
-        Path(app.srcdir)
-    )  # fail early, before notebooks run, with the fix in the message
+    mathjax_dir()  # fail early, before notebooks run, with the fix in the message
 
 
 def setup(app: Sphinx) -> dict:
@@ -195,7 +298,11 @@ def setup(app: Sphinx) -> dict:
     Taught in: no chapter: the book's machinery (docs/architecture.md).
     """
     app.connect("config-inited", _use_static_kernel)
+    app.connect("config-inited", _quiet_console)
     app.connect("builder-inited", _check_mathjax)
+    app.add_css_file(
+        f"{STATIC_SUBDIR}/book.css"
+    )  # every page: narrow screens and print
     app.connect("html-page-context", _add_page_assets)
     app.connect("html-page-context", _dedupe_inline_scripts, priority=900)
     app.connect("html-page-context", _fix_bibliography_roles)

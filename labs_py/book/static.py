@@ -112,6 +112,7 @@ def explorable_html(ex: ExplorableLike, element_id: str | None = None) -> str:
         f"data-kwargs='{esc(json.dumps(dict(ex.kwargs)))}'>"
         f'<div class="lx-title">{esc(ex.title)}</div>'
         f'<div class="lx-controls" role="group" aria-label="Controls: {esc(ex.title)}">{controls_html}</div>'
+        f'<div class="lx-state" aria-hidden="true"></div>'
         f'<div class="lx-plot" role="figure" aria-label="{esc(ex.alt)}"></div>'
         f'<output class="lx-readout" aria-live="polite">{readout}</output>'
         f'<details class="lx-alt"><summary>Text description</summary><p>{esc(ex.alt)}</p></details>'

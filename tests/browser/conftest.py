@@ -82,6 +82,8 @@ class Visit:
         self.page = page
         self.external: list[str] = []
         self.errors: list[str] = []
+        #: what the page wrote to the console as an error or a warning (a 404 is one too)
+        self.console: list[str] = []
 
 
 @pytest.fixture
@@ -104,6 +106,14 @@ def open_page(browser, site_url):
 
         context.route("**/*", route)
         page.on("pageerror", lambda exc: visit.errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda m: (
+                visit.console.append(f"{m.type}: {m.text} ({m.location.get('url')})")
+                if m.type in ("error", "warning")
+                else None
+            ),
+        )
         page.goto(f"{site_url}/{path}", wait_until="networkidle")
         return visit
 

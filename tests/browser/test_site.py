@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 import math
 import re
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from labs_py.book import registry
 
-from .conftest import ROOT, SITE
+from .conftest import SITE
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+def axe_script() -> Path:
+    """axe-core's script, as shipped inside the pinned axe-playwright-python package (requirements.txt)."""
+    return Path(str(resources.files("axe_playwright_python") / "axe.min.js"))
+
 
 pytestmark = pytest.mark.browser
 
@@ -75,6 +80,7 @@ def test_page_renders_offline_with_math_and_plots(open_page, shots_dir, path):
     page.screenshot(path=str(shots_dir / f"{name}.png"), full_page=False)
     assert visit.errors == [], f"{path} threw: {visit.errors}"
     assert visit.external == [], f"{path} asked for outside resources: {visit.external}"
+    assert visit.console == [], f"{path} logged errors or warnings: {visit.console}"
 
 
 def _explorable_pages() -> list[str]:
@@ -207,14 +213,17 @@ def test_sliders_are_reachable_and_operable_from_the_keyboard(open_page):
 
 @pytest.mark.parametrize("path", PAGES)
 def test_page_has_no_serious_accessibility_violations(open_page, path):
-    """axe-core (pinned in package.json, injected by the test, not served by the site) finds no
+    """axe-core (pinned in requirements.txt, injected by the test, not served by the site) finds no
     serious or critical WCAG violation once the figures are drawn."""
-    assert AXE.exists(), f"{AXE} is missing: run npm ci (tools/setup.sh does)"
+    axe = axe_script()
+    assert axe.exists(), (
+        f"{axe} is missing: install requirements.txt (tools/setup.sh does)"
+    )
     visit = open_page(path)
     page = visit.page
     for block in page.locator(".labs-explorable, .labs-figure").all():
         block.locator(".lx-plot .main-svg").first.wait_for(timeout=20000)
-    page.add_script_tag(path=str(AXE))
+    page.add_script_tag(path=str(axe))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     serious = [
         (v["id"], v["help"], [n["target"] for n in v["nodes"][:3]])

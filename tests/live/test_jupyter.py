@@ -3,12 +3,16 @@
 This starts the Jupyter of ``.venv-live`` (``tools/live.sh`` installs it) on 127.0.0.1,
 opens the economics chapter in headless Chromium with the network off, runs all
 cells, then drags a slider of the first panel and checks that the plot and the
-readout changed. It needs no GPU and no model download.
+readout changed. It also checks that the chapter's MyST markup (roles, math,
+directives) is rendered by jupyterlab-myst, never shown as raw text. It needs no
+GPU and no model download.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -26,8 +30,29 @@ ROOT = Path(__file__).resolve().parents[2]
 JUPYTER = ROOT / ".venv-live" / "bin" / "jupyter"
 TOKEN = "book-live-test"
 CHAPTER = "disaggregation_trade.ipynb"
-# Notebook 7.6 throws this while loading its own settings, before any cell runs; not ours.
-KNOWN_FRONTEND_NOISE = ("Cannot read properties of undefined (reading 'schema')",)
+# Errors of Jupyter's own frontend, not ours, matched in a page error's message or stack:
+KNOWN_FRONTEND_NOISE = (
+    # Notebook 7.6 throws this while loading its own settings, before any cell runs.
+    "Cannot read properties of undefined (reading 'schema')",
+    # The cell toolbar measures an active markdown cell's rendered input, which jupyterlab-myst
+    # renders asynchronously: Run All makes one cell active before it is rendered. Harmless.
+    "_markdownOverlapsToolbar",
+)
+# MyST that Jupyter shows verbatim unless jupyterlab-myst renders it: a role, a directive's fence or
+# option, a math delimiter. None of these may be visible in a rendered markdown cell.
+RAW_MYST = r"\{(doc|term|cite|ref|numref|eq|math)[:}]|```|:::|:label:|:class:|\$"
+# a markdown cell's rendered part (jupyterlab-myst's widget, or JupyterLab's own renderer if the
+# extension failed to load): everything in the input area but the prompt, the editor, a cell toolbar
+RENDERED_MD = (
+    ".jp-MarkdownCell .jp-InputArea"
+    " > :not(.jp-InputPrompt):not(.jp-Editor):not(.jp-Toolbar)"
+)
+# the visible text of those, without KaTeX's hidden MathML copy (it holds the TeX source)
+VISIBLE_MD_TEXT = (
+    "sel => Array.from(document.querySelectorAll(sel)).map(e => {"
+    " const c = e.cloneNode(true); c.querySelectorAll('.katex-mathml').forEach(m => m.remove());"
+    " return c.textContent; })"
+)
 
 
 def _free_port() -> int:
@@ -113,7 +138,7 @@ def test_chapter_runs_live_and_a_slider_replots(jupyter_url, tmp_path):
             ),
         )
         page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack or ''}"))
         page.goto(
             f"{jupyter_url}/notebooks/{CHAPTER}?token={TOKEN}", wait_until="networkidle"
         )
@@ -172,9 +197,56 @@ def test_chapter_runs_live_and_a_slider_replots(jupyter_url, tmp_path):
         page.screenshot(
             path=str(ROOT / "_build" / "screenshots" / "live_jupyter_after_slider.png")
         )
+        _check_myst_rendered(page)
         browser.close()
     ours = [e for e in errors if not any(noise in e for noise in KNOWN_FRONTEND_NOISE)]
     assert ours == [], f"the live notebook threw: {ours}"
     assert external == [], (
         f"the live notebook asked for outside resources: {external[:5]}"
     )
+
+
+def _check_myst_rendered(page) -> None:
+    """The chapter's markdown as jupyterlab-myst renders it: no raw MyST, elements instead."""
+    cells = json.loads((ROOT / "notebooks" / CHAPTER).read_text())["cells"]
+    markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    # Run All has scrolled past every cell, so each markdown cell has been rendered
+    md = page.locator(".jp-MarkdownCell .myst")
+    try:
+        page.wait_for_function(
+            "n => document.querySelectorAll('.jp-MarkdownCell .myst').length >= n",
+            arg=len(markdown),
+            timeout=30_000,
+        )
+    except Exception:
+        pytest.fail(
+            f"jupyterlab-myst rendered {md.count()} of the {len(markdown)} markdown cells"
+        )
+    texts = page.evaluate(VISIBLE_MD_TEXT, RENDERED_MD)
+    assert len(texts) == len(markdown), (
+        f"{len(markdown)} markdown cells, {len(texts)} rendered"
+    )
+    raw = [
+        t[max(m.start() - 40, 0) : m.end() + 40]
+        for t in texts
+        for m in re.finditer(RAW_MYST, t)
+    ]
+    assert raw == [], f"raw MyST visible in the rendered markdown: {raw[:5]}"
+
+    # {term}: a glossary link, not the role's text
+    assert md.first.locator("a", has_text="interference tax").count() == 1
+    # {doc}: a link to the other chapter
+    assert md.locator("a", has_text=re.compile(r"^interference$")).count() >= 1
+    # {cite}: an element of its own holding the key (no bibliography is loaded live)
+    key = re.compile(r"^course-lab15-03$")
+    assert md.first.locator(":not(code)", has_text=key).count() == 1
+    # math: every $$ block typeset by KaTeX as a display equation, and inline math typeset too
+    displays = sum(t.count("$$") for t in markdown) // 2
+    assert md.locator(".katex-display").count() == displays
+    assert md.locator(".katex:not(.katex-display .katex)").count() >= 1
+    # exercise-start/-end in one cell: a titled exercise box holding the question
+    exercise = md.locator(".myst-exercise", has_text="How many MiB of KV cache")
+    assert exercise.count() == 1
+    assert exercise.text_content().startswith("Exercise 1")
+    exercise.scroll_into_view_if_needed()
+    page.screenshot(path=str(ROOT / "_build" / "screenshots" / "live_jupyter_myst.png"))

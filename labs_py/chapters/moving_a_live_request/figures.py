@@ -561,6 +561,7 @@ def _token_axes(x_domain: list[float], y_domain: list[float], n: str) -> dict:
             ticktext=["never moved", "moved"],
             showgrid=False,
             fixedrange=True,
+            automargin=True,
         ),
     }
 
@@ -621,7 +622,7 @@ def _combined_layout() -> dict:
         ),
         dict(
             heading,
-            text="<b>how the request's KV reached the destination</b>",
+            text="<b>how its KV reached the destination</b>",
             x=0.50,
             y=_COMBINED_USAGE_Y[1] + 0.025,
         ),

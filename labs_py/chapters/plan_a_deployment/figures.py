@@ -60,7 +60,7 @@ def layouts_spec(answer: dict, title: str) -> Spec:
             showarrow=False,
             font=dict(size=12),
         )
-    styled(fig, height=460, title=title)
+    styled(fig, height=480, title=title, legend_below=True)
     return make_spec(data, layout_of(fig))
 
 
