@@ -25,13 +25,19 @@ TEXT_BOXES = (Path(__file__).parent / "text_boxes.js").read_text(encoding="utf-8
 
 
 def figure_pages() -> list[str]:
+    """Every page with figures, but the instructors' deck: its figures are the chapters' own
+    (the same explorables, drawn by the same code at the same widths), and presenter mode has its
+    own test at a projector's size."""
     if not SITE.exists():
         return []
     return sorted(
         str(p.relative_to(SITE))
         for d in ("book", "notebooks")
         for p in (SITE / d).glob("*.html")
-        if re.search(r'class="labs-(explorable|figure)"', p.read_text(encoding="utf-8"))
+        if p.stem != "presentation"
+        and re.search(
+            r'class="labs-(explorable|figure)"', p.read_text(encoding="utf-8")
+        )
     )
 
 

@@ -8,8 +8,12 @@ from labs_py.chapters.plan_a_deployment import experiment, figures
 from labs_py.defaults import LLAMA_8B
 from labs_py.models import get_model
 
+#: One title for every combination: the question itself is the readout's first line, so that the
+#: figure's layout never changes as the controls move (the static page then only swaps data).
+FIGURE_TITLE = "The best layouts of each kind, ranked by output tokens/s per GPU"
 
-def _title(model, gpus, workload, tpot_ms, link_gbps) -> str:
+
+def _question(model, gpus, workload, tpot_ms, link_gbps) -> str:
     return (
         f"{get_model(model).short_name} on {gpus} x H100, {workload.split(' (')[0]}, TPOT <= {tpot_ms:g} ms, "
         f"{link_gbps:g} Gb/s between prefill and decode"
@@ -18,16 +22,17 @@ def _title(model, gpus, workload, tpot_ms, link_gbps) -> str:
 
 def _figure(model, gpus, workload, tpot_ms, link_gbps):
     ans = experiment.screen_answer(model, gpus, workload, tpot_ms, link_gbps)
-    return figures.layouts_spec(ans, _title(model, gpus, workload, tpot_ms, link_gbps))
+    return figures.layouts_spec(ans, FIGURE_TITLE)
 
 
 def _readout(model, gpus, workload, tpot_ms, link_gbps) -> dict[str, str]:
-    """The same four lines for every combination (the static page swaps their values)."""
+    """The same five lines for every combination (the static page swaps their values)."""
     ans = experiment.screen_answer(model, gpus, workload, tpot_ms, link_gbps)
     c = ans["colocated"][0] if ans["colocated"] else None
     d = ans["disaggregated"][0] if ans["disaggregated"] else None
     none = "none meets the SLOs"
     out = {
+        "question": _question(model, gpus, workload, tpot_ms, link_gbps),
         "layouts screened": f"{ans['screened']:,}",
         "best colocated": (
             f"{c['label']}: {c['tokens_per_s_per_gpu']:,.0f} tok/s/GPU, stops at {c['limit']}"
