@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import SITE
+from .test_site import site_pages
 
 pytestmark = pytest.mark.browser
 
@@ -28,27 +29,14 @@ def figure_pages() -> list[str]:
     """Every page with figures, but the instructors' deck: its figures are the chapters' own
     (the same explorables, drawn by the same code at the same widths), and presenter mode has its
     own test at a projector's size."""
-    if not SITE.exists():
-        return []
-    return sorted(
-        str(p.relative_to(SITE))
-        for d in ("book", "notebooks")
-        for p in (SITE / d).glob("*.html")
-        if p.stem != "presentation"
+    return [
+        p
+        for p in site_pages()
+        if not p.endswith("/presentation.html")
         and re.search(
-            r'class="labs-(explorable|figure)"', p.read_text(encoding="utf-8")
+            r'class="labs-(explorable|figure)"', (SITE / p).read_text(encoding="utf-8")
         )
-    )
-
-
-def all_pages() -> list[str]:
-    if not SITE.exists():
-        return []
-    return sorted(
-        str(p.relative_to(SITE))
-        for d in ("book", "notebooks")
-        for p in (SITE / d).glob("*.html")
-    )
+    ]
 
 
 def _words(texts: list[str]) -> list[str]:
@@ -121,7 +109,7 @@ def test_every_figure_fits_every_screen(open_page, shots_dir, path):
 
 @pytest.mark.parametrize(
     "path",
-    [p for p in all_pages() if not p.startswith("notebooks/")]
+    [p for p in site_pages() if not p.startswith("notebooks/")]
     + ["notebooks/presentation.html"],
 )
 def test_prose_pages_do_not_scroll_sideways_on_a_phone(open_page, path):
