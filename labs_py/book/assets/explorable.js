@@ -84,12 +84,11 @@
   }
 
   /** ``src`` fitted to a plot ``width`` px wide: a new layout object; ``src`` is left untouched. */
-  var STACKED = typeof WeakMap === "function" ? new WeakMap() : { set: function () {}, get: function () {} };
-  var FIXED = typeof WeakMap === "function" ? new WeakMap() : { set: function () {}, get: function () {} };  // size given
+  var STACKED = new WeakMap();  // fitted layout -> its stacked panels' axis names, top to bottom
+  var FIXED = new WeakMap();    // fitted layouts whose size is given (presenter mode)
 
   function fitLayout(src, width, extraGapPx, entries, stage) {
     var L = clone(src);
-    L._entries = entries;
     var base = fontSize(L, 12);
     var height = L.height || 450;
     var m = L.margin = Object.assign({ l: 80, r: 80, t: 100, b: 80 }, L.margin || {});
@@ -195,8 +194,7 @@
     if (width < NARROW_PX && L.showlegend !== false && legendOnTop) {
       // the legend goes to the bottom edge of the figure, as rows of entries; the bottom margin grows
       // to hold it under the x axis's labels and title (settle measures and corrects this estimate)
-      var entries = Math.max(1, (L._entries || 3));
-      var rows = Math.ceil(entries / Math.max(1, Math.floor(width / 170)));
+      var rows = Math.ceil(Math.max(1, entries || 3) / Math.max(1, Math.floor(width / 170)));
       var legendPx = Math.round(rows * LINE_EM * 12 + 12);
       var axisPx = Math.round(base * (2 * LINE_EM + 1) + 12);
       var b = Math.max(m.b, axisPx) + legendPx;
@@ -207,7 +205,6 @@
       });
       if (L.legend.title && L.legend.title.side == null) { L.legend.title.side = "top"; }
     }
-    delete L._entries;
     if (stage) {
       // presenter mode: the panel's size, and a legend below the plot goes to the figure's bottom
       // edge (on a plot shorter or taller than the chapter's, a legend placed in fractions of the
